@@ -1,0 +1,240 @@
+/*
+ * http: Postern's own HTTP/1.1 server (RFC 9110, RFC 9112) on libevent bufferevents.
+ *
+ * Two halves:
+ *  - the parsers (parse.c, chunked.c, cookie.c, form.c, path.c): pure functions over bytes,
+ *    no libevent, no allocation beyond what is documented; each has a fuzz target;
+ *  - the server (server.c, conn.c, router.c, response.c, tls.c, pool.c): listeners, one event
+ *    loop per thread, connections, timeouts, routing, responses, the worker pool.
+ */
+#ifndef POSTERN_HTTP_H
+#define POSTERN_HTTP_H
+
+#include "util/util.h"
+
+/* ---- limits (one place; see issue 2) ----------------------------------- */
+
+#define HTTP_MAX_REQUEST_LINE (8 * 1024)   /* longer: 414 */
+#define HTTP_MAX_HEADER_BYTES (64 * 1024)  /* all header lines together; more: 431 */
+#define HTTP_MAX_HEADERS 100               /* more: 431 */
+#define HTTP_DEFAULT_BODY_LIMIT (64 * 1024) /* per route; more: 413 */
+#define HTTP_MAX_CHUNK_LINE 1024           /* chunk-size line incl. extensions */
+#define HTTP_MAX_COOKIES 64
+
+/* ---- request head parser ----------------------------------------------- */
+
+enum http_method {
+    HTTP_M_UNKNOWN = 0,
+    HTTP_M_GET,
+    HTTP_M_HEAD,
+    HTTP_M_POST,
+    HTTP_M_PUT,
+    HTTP_M_DELETE,
+    HTTP_M_PATCH,
+    HTTP_M_OPTIONS,
+    HTTP_M_CONNECT,
+    HTTP_M_TRACE,
+};
+
+struct http_header {
+    struct slice name;  /* as received; compare case-insensitively */
+    struct slice value; /* OWS trimmed */
+};
+
+/* A parsed request head. Slices point into the caller's buffer. */
+struct http_head {
+    enum http_method method;
+    struct slice method_raw; /* the token as sent, for extension methods */
+    struct slice target;     /* request-target as sent */
+    int version_minor;       /* HTTP/1.0 -> 0, HTTP/1.1 -> 1 */
+    struct http_header headers[HTTP_MAX_HEADERS];
+    size_t nheaders;
+    /* Derived framing, validated per RFC 9112 section 6: */
+    bool chunked;            /* Transfer-Encoding ends in chunked */
+    bool has_content_length;
+    uint64_t content_length;
+    bool keep_alive;         /* after Connection and version */
+    bool expect_continue;    /* Expect: 100-continue */
+    bool upgrade;            /* Connection: upgrade with an Upgrade header */
+    struct slice host;       /* Host header (required for HTTP/1.1) */
+};
+
+/* Parses a request head from buf[0..len).
+ * Returns  0 when a complete head was parsed (*consumed = bytes up to and including the
+ *            empty line),
+ *          1 when more bytes are needed (no error seen so far),
+ *         <0 the negated HTTP status to answer before closing: -400, -414, -431, -501.
+ * Never reads past len. Leading empty lines (RFC 9112 section 2.2) are skipped. */
+int http_parse_head(const char *buf, size_t len, struct http_head *h, size_t *consumed);
+
+/* Finds a header by name (case-insensitive); returns the first one or NULL. */
+const struct http_header *http_head_get(const struct http_head *h, const char *name_z);
+
+/* ---- chunked body decoder (RFC 9112 section 7.1) ----------------------- */
+
+struct http_chunked {
+    int state;
+    uint64_t remaining; /* bytes left in the current chunk */
+    size_t line_len;    /* bytes in the current size/trailer line */
+    size_t trailer_bytes;
+};
+
+void http_chunked_init(struct http_chunked *c);
+/* Feeds in[0..n). Decoded data is appended to out (whose cap is the body limit).
+ * Returns 1 when more input is needed, 0 when the terminating chunk and trailers
+ * have been read (*consumed says where the next request starts), -400 on a malformed
+ * encoding, -413 when out's cap would be exceeded. *consumed is always set. */
+int http_chunked_feed(struct http_chunked *c, const char *in, size_t n, struct buf *out,
+                      size_t *consumed);
+
+/* ---- cookies (RFC 6265 section 5.4 Cookie header) ---------------------- */
+
+struct http_cookie {
+    struct slice name;
+    struct slice value; /* surrounding DQUOTEs removed */
+};
+
+/* Splits a Cookie header value. Returns the number of cookies stored (at most max);
+ * malformed pairs are skipped, never fatal. */
+size_t http_cookie_parse(struct slice header, struct http_cookie *out, size_t max);
+
+/* ---- query strings and application/x-www-form-urlencoded --------------- */
+
+struct http_param {
+    char *name;  /* decoded, NUL-terminated, owned by the http_params */
+    char *value;
+};
+
+struct http_params {
+    struct http_param *v;
+    size_t n;
+};
+
+#define HTTP_MAX_PARAMS 256
+/* Decodes "a=1&b=%20x+y". '+' is a space. Invalid %-escapes and decoded NUL bytes make
+ * the whole input invalid (-1): a value that means two things is refused. */
+int http_params_parse(struct slice s, struct http_params *out);
+void http_params_free(struct http_params *p);
+/* The value of the first parameter with this name, or NULL. */
+const char *http_params_get(const struct http_params *p, const char *name_z);
+/* Number of parameters with this name (OAuth2 forbids repeated parameters). */
+size_t http_params_count(const struct http_params *p, const char *name_z);
+
+/* Percent-encodes for a query component (unreserved characters kept). */
+int http_url_encode(struct slice s, struct buf *out);
+
+/* ---- path canonicalisation --------------------------------------------- */
+
+/* The one canonical decode of the path part of an origin-form request-target (DESIGN.md):
+ * percent-decodes once, resolves "." and ".." segments (RFC 3986 section 5.2.4), merges
+ * repeated slashes. Rejects (-1) a target that does not start with '/', a decoded NUL,
+ * '%2F' or '%5C' (an encoded separator), a backslash, invalid escapes, a ".." that would
+ * climb above the root. The query (after '?') is returned separately, still encoded. */
+int http_path_canonical(struct slice target, struct buf *path, struct slice *query);
+
+/* ---- server ------------------------------------------------------------ */
+
+struct http_server;
+struct http_req;
+struct event_base;
+
+struct http_listen {
+    char *address;   /* "127.0.0.1:8080", "[::1]:8443", ":8080" */
+    char *tls_cert;  /* PEM file; NULL for plain HTTP */
+    char *tls_key;
+};
+
+struct http_server_config {
+    struct http_listen *listen;
+    size_t nlisten;
+    int threads;                 /* 0: one per core */
+    int max_connections;         /* across all threads; 0: default */
+    int idle_timeout_ms;         /* keep-alive idle; 0: default */
+    int header_timeout_ms;       /* whole request head must arrive within this */
+    int body_timeout_ms;         /* gap between body reads */
+    int shutdown_timeout_ms;     /* graceful shutdown bound */
+    int worker_threads;          /* blocking-work pool; 0: default */
+};
+
+#define HTTP_DEFAULT_MAX_CONNECTIONS 10000
+#define HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
+#define HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000
+#define HTTP_DEFAULT_BODY_TIMEOUT_MS 10000
+#define HTTP_DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
+#define HTTP_DEFAULT_WORKER_THREADS 4
+
+/* A handler runs on the connection's event-loop thread. It either answers at once with
+ * http_respond*, or keeps the request and answers later on the same thread (for instance
+ * from the done callback of http_defer). It must not block. */
+typedef void (*http_handler_fn)(struct http_req *req, void *ctx);
+
+struct http_router;
+
+struct http_router *http_router_new(void);
+void http_router_free(struct http_router *r);
+/* Routes by Host (port ignored, case-insensitive; NULL or "*" = any host; "*.example.com"
+ * = leftmost-label wildcard) and by path prefix on the canonical path ("/" matches all;
+ * "/a/" matches "/a/" and below; "/a" matches "/a" exactly and "/a/..."). The longest
+ * prefix of the most specific host wins. body_limit 0 means HTTP_DEFAULT_BODY_LIMIT. */
+int http_router_add(struct http_router *r, const char *host, const char *prefix,
+                    http_handler_fn fn, void *ctx, size_t body_limit);
+
+struct http_server *http_server_new(const struct http_server_config *cfg,
+                                    struct http_router *router, struct err *e);
+/* Runs until SIGTERM/SIGINT (or http_server_stop): stops accepting, lets in-flight requests
+ * finish (bounded by shutdown_timeout_ms), then returns 0. */
+int http_server_run(struct http_server *s);
+/* Thread-safe; may be called from a signal-safe context (writes to a pipe). */
+void http_server_stop(struct http_server *s);
+void http_server_free(struct http_server *s);
+/* The bound port of listener i (for ":0" listeners in tests). */
+int http_server_port(const struct http_server *s, size_t i);
+
+/* ---- the request seen by a handler ------------------------------------- */
+
+enum http_method http_req_method(const struct http_req *r);
+struct slice http_req_target(const struct http_req *r);
+const char *http_req_path(const struct http_req *r);     /* canonical, decoded */
+struct slice http_req_query(const struct http_req *r);    /* raw, still encoded */
+struct slice http_req_host(const struct http_req *r);     /* without the port */
+const char *http_req_header(const struct http_req *r, const char *name_z); /* NULL if absent */
+const struct http_head *http_req_head(const struct http_req *r);
+struct slice http_req_body(const struct http_req *r);
+const char *http_req_remote_ip(const struct http_req *r); /* "127.0.0.1", "::1" */
+bool http_req_is_tls(const struct http_req *r);
+/* The value of a cookie, or false. When the name repeats, the first wins. */
+bool http_req_cookie(const struct http_req *r, const char *name_z, struct slice *value);
+/* Query parameters, decoded on first use; NULL when the query is malformed. */
+const struct http_params *http_req_query_params(struct http_req *r);
+/* Form body (application/x-www-form-urlencoded), decoded on first use; NULL when the body is
+ * not a form or is malformed. */
+const struct http_params *http_req_form(struct http_req *r);
+struct event_base *http_req_base(const struct http_req *r);
+
+/* ---- responses ---------------------------------------------------------- */
+
+/* Adds a response header (copied). Names and values with CR, LF or NUL are refused (-1). */
+int http_resp_header(struct http_req *r, const char *name_z, const char *value_z);
+/* Sends the response: status line, the headers added, Content-Length, Date, Connection.
+ * The body is copied. After this the request belongs to the server again. */
+void http_respond(struct http_req *r, int status, const char *content_type_z, const void *body,
+                  size_t len);
+/* The same, taking ownership of a malloc'd body. */
+void http_respond_buf(struct http_req *r, int status, const char *content_type_z,
+                      struct buf *body);
+/* A small HTML or JSON error page, chosen by the request's Accept header. */
+void http_respond_error(struct http_req *r, int status, const char *message_z);
+/* 302/303 to an absolute or relative URL (refused with 500 when it holds CR/LF). */
+void http_redirect(struct http_req *r, int status, const char *location_z);
+const char *http_status_reason(int status);
+
+/* ---- blocking work ------------------------------------------------------ */
+
+/* Runs work(arg) on the bounded worker pool, then done(req, arg) on the request's
+ * event-loop thread. The request stays valid until done has answered it. If the client
+ * goes away meanwhile, done still runs and its answer is dropped. */
+typedef void (*http_work_fn)(void *arg);
+typedef void (*http_done_fn)(struct http_req *req, void *arg);
+void http_defer(struct http_req *r, http_work_fn work, http_done_fn done, void *arg);
+
+#endif

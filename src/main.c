@@ -1,0 +1,5 @@
+/* Placeholder: replaced by the CLI (see src/admin). */
+int main(void)
+{
+    return 0;
+}
