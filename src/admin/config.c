@@ -1,0 +1,290 @@
+/* The configuration file: YAML, validated field by field, errors naming file, line, field. */
+#include "admin/admin.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cfgctx {
+    struct admin_config *c;
+    struct err *e;
+};
+
+/* "FILE:LINE: FIELD: message". */
+static int bad(struct cfgctx *x, const json_t *node, const char *field, const char *fmt, ...)
+    UTIL_PRINTF(4, 5);
+
+static int bad(struct cfgctx *x, const json_t *node, const char *field, const char *fmt, ...)
+{
+    char what[ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    int line = util_yaml_line(&x->c->doc, node);
+    return err_set(x->e, 0, "%s:%d: %s: %s", x->c->doc.path, line, field, what);
+}
+
+/* Refuses keys outside `known` (a misspelt key is a bug the operator wants to hear about). */
+static int check_keys(struct cfgctx *x, const json_t *obj, const char *field,
+                      const char *const *known)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)obj, key, val)
+    {
+        bool ok = false;
+        for (size_t i = 0; known[i] != NULL && !ok; i++) {
+            ok = strcmp(key, known[i]) == 0;
+        }
+        if (!ok) {
+            char f[128];
+            snprintf(f, sizeof f, "%s%s%s", field, field[0] ? "." : "", key);
+            return bad(x, val, f, "unknown field");
+        }
+    }
+    return 0;
+}
+
+int admin_check_address(const char *a, struct err *e)
+{
+    const char *colon = strrchr(a, ':');
+    if (colon == NULL) {
+        return err_set(e, 0, "expected HOST:PORT, got \"%s\"", a);
+    }
+    if (a[0] == '[' && (colon == a || colon[-1] != ']')) {
+        return err_set(e, 0, "expected [IPV6]:PORT, got \"%s\"", a);
+    }
+    uint64_t port;
+    if (util_parse_u64(slice_z(colon + 1), 65535, &port) != 0) {
+        return err_set(e, 0, "invalid port in \"%s\"", a);
+    }
+    return 0;
+}
+
+static int load_string(struct cfgctx *x, const json_t *v, const char *field, char **out)
+{
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        return bad(x, v, field, "expected a non-empty string");
+    }
+    *out = xstrdup(json_string_value(v));
+    return 0;
+}
+
+static int load_tls(struct cfgctx *x, const json_t *tls, const char *field, struct http_listen *l)
+{
+    static const char *const known[] = {"cert", "key", NULL};
+    char f[128];
+    if (!json_is_object(tls)) {
+        return bad(x, tls, field, "expected { cert: FILE, key: FILE }");
+    }
+    if (check_keys(x, tls, field, known) != 0) {
+        return -1;
+    }
+    snprintf(f, sizeof f, "%s.cert", field);
+    if (load_string(x, json_object_get(tls, "cert"), f, &l->tls_cert) != 0) {
+        return -1;
+    }
+    snprintf(f, sizeof f, "%s.key", field);
+    return load_string(x, json_object_get(tls, "key"), f, &l->tls_key);
+}
+
+static int load_listener(struct cfgctx *x, const json_t *v, size_t i, struct http_listen *l)
+{
+    static const char *const known[] = {"address", "tls", NULL};
+    char field[64];
+    snprintf(field, sizeof field, "server.listen[%zu]", i);
+    const json_t *addr = v;
+    if (json_is_object(v)) {
+        if (check_keys(x, v, field, known) != 0) {
+            return -1;
+        }
+        addr = json_object_get(v, "address");
+        const json_t *tls = json_object_get(v, "tls");
+        if (tls != NULL) {
+            char tf[80];
+            snprintf(tf, sizeof tf, "%s.tls", field);
+            if (load_tls(x, tls, tf, l) != 0) {
+                return -1;
+            }
+        }
+    }
+    if (load_string(x, addr ? addr : v, field, &l->address) != 0) {
+        return -1;
+    }
+    struct err ae = {0};
+    if (admin_check_address(l->address, &ae) != 0) {
+        return bad(x, addr, field, "%s", ae.msg);
+    }
+    return 0;
+}
+
+static int load_listen(struct cfgctx *x, const json_t *list)
+{
+    struct http_server_config *s = &x->c->server;
+    if (list == NULL) {
+        s->listen = xcalloc(1, sizeof *s->listen);
+        s->listen[0].address = xstrdup(ADMIN_DEFAULT_LISTEN);
+        s->nlisten = 1;
+        return 0;
+    }
+    if (!json_is_array(list) || json_array_size(list) == 0 ||
+        json_array_size(list) > ADMIN_MAX_LISTEN) {
+        return bad(x, list, "server.listen", "expected a list of 1 to %d addresses",
+                   ADMIN_MAX_LISTEN);
+    }
+    s->listen = xcalloc(json_array_size(list), sizeof *s->listen);
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        s->nlisten = i + 1;
+        if (load_listener(x, v, i, &s->listen[i]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int load_int(struct cfgctx *x, const json_t *v, const char *field, int min, int max,
+                    int *out)
+{
+    if (v == NULL) {
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        return bad(x, v, field, "expected a whole number from %d to %d", min, max);
+    }
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+/* Timeouts are durations ("10s", "2m"); the server wants milliseconds. */
+#define ADMIN_MAX_TIMEOUT_S 86400
+
+static int load_timeout(struct cfgctx *x, const json_t *t, const char *name, int *ms)
+{
+    const json_t *v = json_object_get(t, name);
+    char field[64];
+    snprintf(field, sizeof field, "server.timeouts.%s", name);
+    if (v == NULL) {
+        return 0;
+    }
+    int64_t sec;
+    if (json_is_integer(v)) {
+        sec = json_integer_value(v);
+    } else if (!json_is_string(v) || util_parse_duration(slice_z(json_string_value(v)), &sec)) {
+        return bad(x, v, field, "expected a duration such as 10s, 2m or 1h");
+    }
+    if (sec < 1 || sec > ADMIN_MAX_TIMEOUT_S) {
+        return bad(x, v, field, "expected a duration from 1s to 24h");
+    }
+    *ms = (int)(sec * 1000);
+    return 0;
+}
+
+static int load_timeouts(struct cfgctx *x, const json_t *t)
+{
+    static const char *const known[] = {"header", "body", "idle", "shutdown", NULL};
+    struct http_server_config *s = &x->c->server;
+    if (t == NULL) {
+        return 0;
+    }
+    if (!json_is_object(t)) {
+        return bad(x, t, "server.timeouts", "expected { header, body, idle, shutdown }");
+    }
+    if (check_keys(x, t, "server.timeouts", known) != 0 ||
+        load_timeout(x, t, "header", &s->header_timeout_ms) != 0 ||
+        load_timeout(x, t, "body", &s->body_timeout_ms) != 0 ||
+        load_timeout(x, t, "idle", &s->idle_timeout_ms) != 0) {
+        return -1;
+    }
+    return load_timeout(x, t, "shutdown", &s->shutdown_timeout_ms);
+}
+
+/* Upper bounds that catch a typo without limiting a real deployment. */
+#define ADMIN_MAX_THREADS 256
+#define ADMIN_MAX_CONNECTIONS 1000000
+
+static int load_server(struct cfgctx *x, const json_t *srv)
+{
+    static const char *const known[] = {"listen",         "data_dir", "threads",
+                                        "max_connections", "timeouts", "worker_threads", NULL};
+    struct http_server_config *s = &x->c->server;
+    if (srv == NULL) {
+        srv = json_object_get(x->c->doc.root, "server");
+    }
+    if (srv != NULL && !json_is_object(srv)) {
+        return bad(x, srv, "server", "expected a mapping");
+    }
+    const json_t *none = NULL;
+    const json_t *dd = srv ? json_object_get(srv, "data_dir") : none;
+    if (srv != NULL && check_keys(x, srv, "server", known) != 0) {
+        return -1;
+    }
+    if (load_listen(x, srv ? json_object_get(srv, "listen") : none) != 0) {
+        return -1;
+    }
+    if (dd != NULL) {
+        if (load_string(x, dd, "server.data_dir", &x->c->data_dir) != 0) {
+            return -1;
+        }
+    } else {
+        x->c->data_dir = xstrdup(ADMIN_DEFAULT_DATA_DIR);
+    }
+    if (srv == NULL) {
+        return 0;
+    }
+    if (load_int(x, json_object_get(srv, "threads"), "server.threads", 1, ADMIN_MAX_THREADS,
+                 &s->threads) != 0 ||
+        load_int(x, json_object_get(srv, "worker_threads"), "server.worker_threads", 1,
+                 ADMIN_MAX_THREADS, &s->worker_threads) != 0 ||
+        load_int(x, json_object_get(srv, "max_connections"), "server.max_connections", 1,
+                 ADMIN_MAX_CONNECTIONS, &s->max_connections) != 0) {
+        return -1;
+    }
+    return load_timeouts(x, json_object_get(srv, "timeouts"));
+}
+
+static int load_log_level(struct cfgctx *x)
+{
+    const json_t *v = json_object_get(x->c->doc.root, "log_level");
+    x->c->log_level = LOG_INFO;
+    if (v == NULL) {
+        return 0;
+    }
+    if (!json_is_string(v) || log_parse_level(json_string_value(v), &x->c->log_level) != 0) {
+        return bad(x, v, "log_level", "expected one of debug, info, warn, error");
+    }
+    return 0;
+}
+
+int admin_config_load(const char *path_z, struct admin_config *c, struct err *e)
+{
+    static const char *const known[] = {"server", "log_level", NULL};
+    memset(c, 0, sizeof *c);
+    if (util_yaml_load_file(path_z, &c->doc, e) != 0) {
+        return -1;
+    }
+    struct cfgctx x = {c, e};
+    if (!json_is_object(c->doc.root)) {
+        return bad(&x, c->doc.root, "(top level)", "expected a mapping");
+    }
+    if (check_keys(&x, c->doc.root, "", known) != 0 || load_server(&x, NULL) != 0) {
+        return -1;
+    }
+    return load_log_level(&x);
+}
+
+void admin_config_free(struct admin_config *c)
+{
+    for (size_t i = 0; i < c->server.nlisten; i++) {
+        free(c->server.listen[i].address);
+        free(c->server.listen[i].tls_cert);
+        free(c->server.listen[i].tls_key);
+    }
+    free(c->server.listen);
+    free(c->data_dir);
+    util_yaml_free(&c->doc);
+    memset(c, 0, sizeof *c);
+}
