@@ -62,10 +62,12 @@ int admin_check_address(const char *a, struct err *e)
     return 0;
 }
 
-static int load_string(struct cfgctx *x, const json_t *v, const char *field, char **out)
+/* A missing value (v NULL) is reported at the line of the mapping that lacks it. */
+static int load_string(struct cfgctx *x, const json_t *v, const json_t *parent, const char *field,
+                       char **out)
 {
     if (!json_is_string(v) || json_string_length(v) == 0) {
-        return bad(x, v, field, "expected a non-empty string");
+        return bad(x, v ? v : parent, field, "expected a non-empty string");
     }
     *out = xstrdup(json_string_value(v));
     return 0;
@@ -82,11 +84,11 @@ static int load_tls(struct cfgctx *x, const json_t *tls, const char *field, stru
         return -1;
     }
     snprintf(f, sizeof f, "%s.cert", field);
-    if (load_string(x, json_object_get(tls, "cert"), f, &l->tls_cert) != 0) {
+    if (load_string(x, json_object_get(tls, "cert"), tls, f, &l->tls_cert) != 0) {
         return -1;
     }
     snprintf(f, sizeof f, "%s.key", field);
-    return load_string(x, json_object_get(tls, "key"), f, &l->tls_key);
+    return load_string(x, json_object_get(tls, "key"), tls, f, &l->tls_key);
 }
 
 static int load_listener(struct cfgctx *x, const json_t *v, size_t i, struct http_listen *l)
@@ -109,12 +111,12 @@ static int load_listener(struct cfgctx *x, const json_t *v, size_t i, struct htt
             }
         }
     }
-    if (load_string(x, addr ? addr : v, field, &l->address) != 0) {
+    if (load_string(x, addr, v, field, &l->address) != 0) {
         return -1;
     }
     struct err ae = {0};
     if (admin_check_address(l->address, &ae) != 0) {
-        return bad(x, addr, field, "%s", ae.msg);
+        return bad(x, addr ? addr : v, field, "%s", ae.msg);
     }
     return 0;
 }
@@ -226,7 +228,7 @@ static int load_server(struct cfgctx *x, const json_t *srv)
         return -1;
     }
     if (dd != NULL) {
-        if (load_string(x, dd, "server.data_dir", &x->c->data_dir) != 0) {
+        if (load_string(x, dd, srv, "server.data_dir", &x->c->data_dir) != 0) {
             return -1;
         }
     } else {
