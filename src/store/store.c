@@ -1,0 +1,124 @@
+/*
+ * The store front: picks a backend from the URL, then every call goes through its table.
+ */
+#include "store/store_int.h"
+
+#include <string.h>
+
+#define STORE_URL_MAX 4096
+
+/* Length of a URL scheme ("sqlite", "postgres") before ':', or 0 when url has none
+ * (RFC 3986 section 3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )). */
+static size_t scheme_len(const char *url)
+{
+    size_t i = 0;
+    if (!((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')))
+        return 0;
+    for (i = 1; url[i] && url[i] != ':'; i++) {
+        char c = url[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '+' || c == '-' || c == '.';
+        if (!ok)
+            return 0;
+    }
+    return url[i] == ':' ? i : 0;
+}
+
+struct store *store_open(const char *url_z, struct err *e)
+{
+    struct store *s = NULL;
+    if (!url_z || !url_z[0]) {
+        err_set(e, STORE_E_UNSUPPORTED, "store: empty URL");
+        return NULL;
+    }
+    if (strlen(url_z) > STORE_URL_MAX) {
+        err_set(e, STORE_E_UNSUPPORTED, "store: URL longer than %d bytes", STORE_URL_MAX);
+        return NULL;
+    }
+    struct slice scheme = {url_z, scheme_len(url_z)};
+    const char *target = url_z;
+    if (scheme.n == 0) {
+        /* a plain path: SQLite */
+    } else if (slice_case_eq_z(scheme, "sqlite")) {
+        target = url_z + scheme.n + 1;
+    } else if (slice_case_eq_z(scheme, "postgres") || slice_case_eq_z(scheme, "postgresql")) {
+        err_set(e, STORE_E_UNSUPPORTED, "store: PostgreSQL backend not built yet");
+        return NULL;
+    } else {
+        /* The scheme is not secret; the rest of the URL may hold a password. */
+        err_set(e, STORE_E_UNSUPPORTED,
+                "store: unknown URL scheme \"%.*s\" (use sqlite:PATH or a file path)",
+                (int)UTIL_MIN(scheme.n, 32), scheme.p);
+        return NULL;
+    }
+    if (store_sqlite_ops.open(target, &s, e) < 0)
+        return NULL;
+    return s;
+}
+
+void store_close(struct store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+char *store_default_url(const char *data_dir_z)
+{
+    struct buf b;
+    buf_init(&b, STORE_URL_MAX + 64);
+    if (buf_printf(&b, "sqlite:%s/%s", data_dir_z, STORE_SQLITE_FILE) < 0) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_steal(&b, NULL);
+}
+
+const struct store_ops *store_backend(const struct store *s)
+{
+    return s->ops;
+}
+
+int store_schema_version(struct store *s, int *version, struct err *e)
+{
+    return s->ops->schema_version(s, version, e);
+}
+
+int store_schema_latest(const struct store *s)
+{
+    return s->ops->schema_latest();
+}
+
+int store_migrate(struct store *s, struct err *e)
+{
+    return s->ops->migrate(s, e);
+}
+
+int store_meta_get(struct store *s, const char *key_z, struct buf *out, struct err *e)
+{
+    return s->ops->meta_get(s, key_z, out, e);
+}
+
+int store_meta_set(struct store *s, const char *key_z, struct slice value, struct err *e)
+{
+    return s->ops->meta_set(s, key_z, value, e);
+}
+
+int store_meta_delete(struct store *s, const char *key_z, struct err *e)
+{
+    return s->ops->meta_delete(s, key_z, e);
+}
+
+int store_tx_begin(struct store *s, struct err *e)
+{
+    return s->ops->tx_begin(s, e);
+}
+
+int store_tx_commit(struct store *s, struct err *e)
+{
+    return s->ops->tx_commit(s, e);
+}
+
+int store_tx_rollback(struct store *s, struct err *e)
+{
+    return s->ops->tx_rollback(s, e);
+}
