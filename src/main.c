@@ -10,6 +10,7 @@
 
 #include "admin/admin.h"
 #include "http/http.h"
+#include "store/store.h"
 #include "util/util.h"
 
 #ifndef POSTERN_VERSION
@@ -51,6 +52,7 @@ static const char usage_serve[] =
     "  server.worker_threads    threads for blocking work (default: 4)\n"
     "  server.max_connections   open connections across all threads (default: 10000)\n"
     "  server.timeouts          header, body, idle, shutdown (durations: 10s, 2m)\n"
+    "  store                    database URL (default: sqlite:DATA_DIR/postern.db)\n"
     "  log_level                debug, info, warn or error (default: info)\n";
 
 static const char usage_version[] = "Usage: postern version\n\nPrints the version.\n";
@@ -84,10 +86,24 @@ static int ensure_data_dir(const char *dir, struct err *e)
     return 0;
 }
 
+/* Opens the store and brings its schema up to date; refuses a schema newer than ours. */
+static int prepare_store(const struct admin_config *cfg, struct err *e)
+{
+    char *url = cfg->store_url ? xstrdup(cfg->store_url) : store_default_url(cfg->data_dir);
+    struct store *st = store_open(url, e);
+    util_free_secret(url);
+    if (st == NULL) {
+        return -1;
+    }
+    int rc = store_migrate(st, e);
+    store_close(st);
+    return rc;
+}
+
 static int serve_run(struct admin_config *cfg)
 {
     struct err e = {0};
-    if (ensure_data_dir(cfg->data_dir, &e) != 0) {
+    if (ensure_data_dir(cfg->data_dir, &e) != 0 || prepare_store(cfg, &e) != 0) {
         log_error("%s", e.msg);
         return 1;
     }

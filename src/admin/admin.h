@@ -15,6 +15,7 @@
 struct admin_config {
     struct http_server_config server; /* listen[] owned here */
     char *data_dir;
+    char *store_url; /* NULL: SQLite in data_dir */
     enum log_level log_level;
     struct yaml_doc doc; /* the whole file, for sections read by other modules */
 };

@@ -263,7 +263,7 @@ static int load_log_level(struct cfgctx *x)
 
 int admin_config_load(const char *path_z, struct admin_config *c, struct err *e)
 {
-    static const char *const known[] = {"server", "log_level", NULL};
+    static const char *const known[] = {"server", "log_level", "store", NULL};
     memset(c, 0, sizeof *c);
     if (util_yaml_load_file(path_z, &c->doc, e) != 0) {
         return -1;
@@ -273,6 +273,10 @@ int admin_config_load(const char *path_z, struct admin_config *c, struct err *e)
         return bad(&x, c->doc.root, "(top level)", "expected a mapping");
     }
     if (check_keys(&x, c->doc.root, "", known) != 0 || load_server(&x, NULL) != 0) {
+        return -1;
+    }
+    const json_t *store = json_object_get(c->doc.root, "store");
+    if (store != NULL && load_string(&x, store, NULL, "store", &c->store_url) != 0) {
         return -1;
     }
     return load_log_level(&x);
@@ -287,6 +291,7 @@ void admin_config_free(struct admin_config *c)
     }
     free(c->server.listen);
     free(c->data_dir);
+    util_free_secret(c->store_url); /* may hold a database password */
     util_yaml_free(&c->doc);
     memset(c, 0, sizeof *c);
 }
