@@ -2,7 +2,7 @@
  * http: Postern's own HTTP/1.1 server (RFC 9110, RFC 9112) on libevent bufferevents.
  *
  * Two halves:
- *  - the parsers (parse.c, chunked.c, cookie.c, form.c, path.c): pure functions over bytes,
+ *  - the parsers (parse.c, chunked.c, cookie.c, params.c, path.c): pure functions over bytes,
  *    no libevent, no allocation beyond what is documented; each has a fuzz target;
  *  - the server (server.c, conn.c, router.c, response.c, tls.c, pool.c): listeners, one event
  *    loop per thread, connections, timeouts, routing, responses, the worker pool.
@@ -63,8 +63,13 @@ struct http_head {
  * Returns  0 when a complete head was parsed (*consumed = bytes up to and including the
  *            empty line),
  *          1 when more bytes are needed (no error seen so far),
- *         <0 the negated HTTP status to answer before closing: -400, -414, -431, -501.
- * Never reads past len. Leading empty lines (RFC 9112 section 2.2) are skipped. */
+ *         <0 the negated HTTP status to answer before closing: -400, -414, -431,
+ *            -501 (a transfer coding other than chunked, e.g. "gzip, chunked"),
+ *            -505 (a well-formed version other than HTTP/1.0 and HTTP/1.1).
+ * A limit error is returned as soon as the bytes seen pass the limit, complete or not.
+ * Never reads past len. Leading empty lines (RFC 9112 section 2.2) are skipped; they count
+ * against HTTP_MAX_REQUEST_LINE. The parser keeps no state: call it again from the start of
+ * the head when more bytes have arrived. *consumed is 0 unless it returns 0. */
 int http_parse_head(const char *buf, size_t len, struct http_head *h, size_t *consumed);
 
 /* Finds a header by name (case-insensitive); returns the first one or NULL. */
@@ -81,9 +86,10 @@ struct http_chunked {
 
 void http_chunked_init(struct http_chunked *c);
 /* Feeds in[0..n). Decoded data is appended to out (whose cap is the body limit).
- * Returns 1 when more input is needed, 0 when the terminating chunk and trailers
- * have been read (*consumed says where the next request starts), -400 on a malformed
- * encoding, -413 when out's cap would be exceeded. *consumed is always set. */
+ * Returns 1 when more input is needed (all n bytes consumed), 0 when the terminating chunk
+ * and trailers have been read (*consumed says where the next request starts), -400 on a
+ * malformed encoding, -413 when out's cap would be exceeded (checked against each chunk's
+ * size before its data arrives). *consumed is always set. Errors are sticky. */
 int http_chunked_feed(struct http_chunked *c, const char *in, size_t n, struct buf *out,
                       size_t *consumed);
 
@@ -127,9 +133,12 @@ int http_url_encode(struct slice s, struct buf *out);
 
 /* The one canonical decode of the path part of an origin-form request-target (DESIGN.md):
  * percent-decodes once, resolves "." and ".." segments (RFC 3986 section 5.2.4), merges
- * repeated slashes. Rejects (-1) a target that does not start with '/', a decoded NUL,
- * '%2F' or '%5C' (an encoded separator), a backslash, invalid escapes, a ".." that would
- * climb above the root. The query (after '?') is returned separately, still encoded. */
+ * repeated slashes, keeps a trailing slash. Rejects (-1) a target that does not start with
+ * '/', a decoded NUL or other control byte, '%2F' or '%5C' (an encoded separator), a
+ * backslash, invalid escapes, a ".." that would climb above the root, a ".;" or "..;"
+ * segment, a '#', a byte that is not VCHAR. path is reset first, then filled (NUL-
+ * terminated; -1 also when its cap is reached). The query (after the first '?') is returned
+ * separately, still encoded; query->p is NULL when there is no '?'. */
 int http_path_canonical(struct slice target, struct buf *path, struct slice *query);
 
 /* ---- server ------------------------------------------------------------ */
@@ -178,7 +187,14 @@ void http_router_free(struct http_router *r);
  * prefix of the most specific host wins. body_limit 0 means HTTP_DEFAULT_BODY_LIMIT. */
 int http_router_add(struct http_router *r, const char *host, const char *prefix,
                     http_handler_fn fn, void *ctx, size_t body_limit);
+/* Which route would serve host_z ("name[:port]", NULL = none) and the canonical path_z:
+ * true with its ctx and body limit, or false (tests, diagnostics). */
+bool http_router_lookup(const struct http_router *r, const char *host_z, const char *path_z,
+                        void **ctx, size_t *body_limit);
 
+/* Binds every listener (threads x addresses sockets, SO_REUSEPORT) and loads TLS files, so
+ * that a bad address, a port in use or a bad certificate is reported here. The router is
+ * borrowed: free it after http_server_free. cfg is copied (not its listen array). */
 struct http_server *http_server_new(const struct http_server_config *cfg,
                                     struct http_router *router, struct err *e);
 /* Runs until SIGTERM/SIGINT (or http_server_stop): stops accepting, lets in-flight requests
@@ -231,10 +247,14 @@ const char *http_status_reason(int status);
 /* ---- blocking work ------------------------------------------------------ */
 
 /* Runs work(arg) on the bounded worker pool, then done(req, arg) on the request's
- * event-loop thread. The request stays valid until done has answered it. If the client
- * goes away meanwhile, done still runs and its answer is dropped. */
+ * event-loop thread. The request stays valid until it is answered (by done, or later). If
+ * the client goes away meanwhile, done still runs and its answer is dropped.
+ * Returns 0 when queued. Returns -1 when the pool's queue is full (HTTP_POOL_QUEUE_MAX) or
+ * a job of this request is already pending: then neither work nor done will run, the
+ * request has been answered 503, and arg still belongs to the caller. */
 typedef void (*http_work_fn)(void *arg);
 typedef void (*http_done_fn)(struct http_req *req, void *arg);
-void http_defer(struct http_req *r, http_work_fn work, http_done_fn done, void *arg);
+int http_defer(struct http_req *r, http_work_fn work, http_done_fn done, void *arg)
+    __attribute__((warn_unused_result));
 
 #endif

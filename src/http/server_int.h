@@ -1,0 +1,247 @@
+/*
+ * server_int.h: what the server files of src/http share (server.c, conn.c, router.c,
+ * request.c, response.c, tls.c, pool.c). Not for other modules: they see http.h only.
+ *
+ * Threads. One event loop per thread (struct http_loop). A connection lives on the loop that
+ * accepted it and is only ever touched by that loop's thread; the router is read-only once
+ * the server runs; the connection counter is atomic; the worker pool hands finished jobs back
+ * through a mutex-protected list and event_active() (libevent_pthreads).
+ *
+ * Ownership. A loop owns its connections. A connection owns its one request (embedded: no
+ * allocation per request). The request head normally stays in the bufferevent's input buffer
+ * while a synchronous handler runs (no copy); when a handler keeps the request, or the body
+ * must be waited for, the head is copied into conn->hold and the slices rebased.
+ */
+#ifndef POSTERN_HTTP_SERVER_INT_H
+#define POSTERN_HTTP_SERVER_INT_H
+
+#include "http/http.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+typedef struct ssl_ctx_st SSL_CTX;
+
+/* ---- limits of the server (see also the parser's limits in http.h) ----- */
+
+/* The most head bytes the parser can need to reach a verdict: the request-line window,
+ * the header-bytes window and the final CRLF. */
+#define HTTP_HEAD_MAX (HTTP_MAX_REQUEST_LINE + 1 + HTTP_MAX_HEADER_BYTES + 2)
+/* Input buffered beyond the head being parsed (pipelined requests) before reading pauses. */
+#define HTTP_INPUT_HIGH_WATER (HTTP_HEAD_MAX + 16 * 1024)
+/* Output queued for a slow reader before pipelined requests stop being processed. */
+#define HTTP_OUTPUT_HIGH_WATER (256 * 1024)
+/* Extra response headers added by a handler, all together. */
+#define HTTP_RESP_HEADERS_MAX (16 * 1024)
+/* Bodies up to this size are copied into the output buffer; larger ones are referenced. */
+#define HTTP_RESP_COPY_MAX 4096
+/* After a response with "Connection: close": how long, and how many bytes, are read and
+ * discarded so that the client sees the response before the close (no RST on unread data). */
+#define HTTP_LINGER_MS 2000
+#define HTTP_LINGER_MAX_BYTES (256 * 1024)
+#define HTTP_MAX_THREADS 256
+#define HTTP_LISTEN_BACKLOG 1024
+#define HTTP_POOL_QUEUE_MAX 1024
+#define HTTP_MAX_LISTENERS 64
+
+/* ---- server and loops --------------------------------------------------- */
+
+/* One configured address; loop i listens on fds[i] (SO_REUSEPORT). */
+struct http_lsock {
+    char *address;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    SSL_CTX *tls; /* NULL: plain HTTP */
+    int port;     /* bound port */
+};
+
+/* What a listener's accept callback needs. */
+struct http_lref {
+    struct http_loop *loop;
+    const struct http_lsock *ls;
+};
+
+struct http_conn;
+
+struct http_loop {
+    struct http_server *srv;
+    int index;
+    struct event_base *base;
+    pthread_t thread;
+    bool started;
+    int *lfds;                         /* one listening socket per http_lsock, until used */
+    struct evconnlistener **listeners; /* one per http_lsock */
+    struct http_lref *lrefs;
+    struct event *shutdown_ev; /* activated from the control thread */
+    struct event *done_ev;     /* activated by pool workers */
+    struct event *drain_timer; /* bound of the graceful shutdown */
+    pthread_mutex_t done_mu;
+    struct http_req *done_head, *done_tail; /* finished jobs, guarded by done_mu */
+    struct http_conn *conns;                /* every connection of this loop */
+    size_t nconns;
+    bool draining;
+    const struct timeval *tv_header, *tv_body, *tv_idle, *tv_linger; /* common timeouts */
+    struct timeval tv_write;
+    /* The Date header, formatted once per second (RFC 9110 section 6.6.1). */
+    int64_t date_sec;
+    char date[64];
+    size_t date_len;
+};
+
+struct http_pool;
+
+struct http_server {
+    struct http_server_config cfg; /* defaults applied; listen[] not owned */
+    struct http_lsock *lsocks;
+    size_t nlsocks;
+    const struct http_router *router;
+    struct http_loop *loops;
+    int nloops;
+    struct http_pool *pool;
+    atomic_int nconns;
+    int stop_pipe[2];
+    struct event_base *ctl; /* the control loop of http_server_run (main thread) */
+    bool stopping;
+    int loops_done; /* loops whose thread has left its event loop */
+};
+
+/* ---- router ------------------------------------------------------------- */
+
+enum http_host_kind { HOST_ANY, HOST_WILDCARD, HOST_EXACT };
+
+struct http_route {
+    enum http_host_kind kind;
+    char *host; /* lower case; for HOST_WILDCARD the suffix with its dot: ".example.com" */
+    size_t host_len;
+    char *prefix;
+    size_t prefix_len;
+    http_handler_fn fn;
+    void *ctx;
+    size_t body_limit;
+};
+
+struct http_router {
+    struct http_route *v;
+    size_t n;
+};
+
+/* The best route for a host (port already removed) and canonical path, or NULL. */
+const struct http_route *http_router_match(const struct http_router *r, struct slice host,
+                                           struct slice path);
+
+/* "host:port" -> "host", "[::1]:80" -> "[::1]". */
+struct slice http_host_without_port(struct slice host);
+
+/* ---- connections and requests ------------------------------------------ */
+
+enum http_conn_state {
+    CS_HEAD,   /* waiting for (the rest of) a request head */
+    CS_BODY,   /* reading a request body into conn->body */
+    CS_WAIT,   /* a handler has the request */
+    CS_LINGER, /* response sent, write side shut, discarding input before the close */
+};
+
+enum http_timer { T_NONE, T_HEADER, T_BODY, T_IDLE, T_LINGER };
+
+struct http_req {
+    struct http_conn *conn;
+    bool head_valid; /* false for a request refused before its head was parsed */
+    struct http_head head;
+    struct buf path; /* canonical path */
+    struct slice query;
+    struct slice host; /* Host without the port */
+    struct slice body;
+    const struct http_route *route;
+    struct http_params qparams, form;
+    bool qparsed, qvalid, fparsed, fvalid;
+    struct buf resp_headers;
+    int status;
+    uint64_t resp_bytes;
+    bool answered;
+    bool close;        /* answer with Connection: close, then close */
+    struct timeval t0; /* when the head was complete (access log) */
+    /* Deferred work (pool.c); one job per request at a time. */
+    http_work_fn work;
+    http_done_fn done;
+    void *arg;
+    bool job_pending;
+    struct http_req *next_job;
+};
+
+struct http_conn {
+    struct http_loop *loop;
+    struct http_conn *prev, *next;
+    struct bufferevent *bev; /* NULL once the socket is closed */
+    evutil_socket_t fd;
+    bool tls;
+    char remote_ip[INET6_ADDRSTRLEN];
+    struct event *timer;
+    enum http_timer timer_kind;
+    enum http_conn_state state;
+    size_t scanned;     /* head bytes already searched for a LF */
+    size_t in_input;    /* bytes of the current request still in the input buffer */
+    bool write_enabled; /* the bufferevent's own write event is on (plain sockets) */
+    bool peer_eof;      /* the client shut its write side */
+    bool closing;       /* close once the output is flushed */
+    int busy;           /* > 0 while a handler or a done callback runs */
+    struct buf hold;    /* a kept request's head (and body) */
+    struct buf body;    /* a body read over several reads */
+    struct http_chunked chunked;
+    uint64_t body_left; /* Content-Length bytes still to come */
+    size_t linger_bytes;
+    struct http_req req;
+};
+
+/* conn.c */
+void http_conn_accept(struct http_loop *loop, const struct http_lsock *ls, evutil_socket_t fd,
+                      const struct sockaddr *sa, int salen);
+/* The request was answered: drain its bytes, log, reset, re-arm the idle timer. */
+void http_conn_request_done(struct http_conn *c);
+/* Called by http_respond*: unless a handler or done callback is still running on the
+ * connection (conn->busy, which then finishes the request itself), finishes the request and
+ * goes on with the next one. May free the connection. */
+void http_conn_answered(struct http_conn *c);
+void http_conn_close(struct http_conn *c);
+/* Closes idle connections and makes the others close after their current request. */
+void http_conn_drain_all(struct http_loop *loop);
+/* A draining loop has no connection left: leave its event loop once the callbacks already
+ * active have run (bufferevent_free closes sockets in a deferred finalizer, which
+ * event_base_loopbreak would skip). */
+void http_loop_finish(struct http_loop *loop);
+/* At http_server_free: closes and frees every connection of the loop. */
+void http_conn_free_all(struct http_loop *loop);
+
+/* request.c */
+void http_req_init(struct http_req *r, struct http_conn *c);
+void http_req_reset(struct http_req *r);
+void http_req_free(struct http_req *r);
+
+/* response.c */
+/* Writes "Date: ...\r\n" for the loop's current second into the loop cache. */
+void http_loop_update_date(struct http_loop *loop);
+/* The access log line of a finished request. */
+void http_access_log(const struct http_req *r);
+
+/* tls.c */
+SSL_CTX *http_tls_ctx_new(const char *cert, const char *key, struct err *e);
+void http_tls_ctx_free(SSL_CTX *ctx);
+struct bufferevent *http_tls_bev_new(struct event_base *base, evutil_socket_t fd, SSL_CTX *ctx);
+/* Logs (debug) why a TLS connection failed, and clears the error queue. */
+void http_tls_log_error(struct bufferevent *bev, const char *remote_ip);
+
+/* pool.c */
+struct http_pool *http_pool_new(int threads, size_t queue_max);
+/* Starts the threads (signals must be blocked by the caller). */
+int http_pool_start(struct http_pool *p, struct err *e);
+/* Lets the workers finish every queued job, then joins them. */
+void http_pool_free(struct http_pool *p);
+/* The loop's done event: runs the done callbacks of finished jobs. */
+void http_loop_run_done(evutil_socket_t fd, short what, void *arg);
+
+#endif
