@@ -87,7 +87,7 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_z(struct buf *b, const char *z);
 int buf_append_c(struct buf *b, char c);
 int buf_printf(struct buf *b, const char *fmt, ...) UTIL_PRINTF(2, 3);
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) UTIL_PRINTF(2, 0);
 /* Hands the bytes to the caller (free() them); the buffer is left empty. */
 char *buf_steal(struct buf *b, size_t *len);
 
