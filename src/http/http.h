@@ -4,8 +4,9 @@
  * Two halves:
  *  - the parsers (parse.c, chunked.c, cookie.c, params.c, path.c): pure functions over bytes,
  *    no libevent, no allocation beyond what is documented; each has a fuzz target;
- *  - the server (server.c, conn.c, router.c, response.c, tls.c, pool.c): listeners, one event
- *    loop per thread, connections, timeouts, routing, responses, the worker pool.
+ *  - the server (server.c, conn.c, message.c, router.c, request.c, response.c, tls.c,
+ *    pool.c; shared internals in server_int.h): listeners, one event loop per thread,
+ *    connections, timeouts, routing, responses, the worker pool.
  */
 #ifndef POSTERN_HTTP_H
 #define POSTERN_HTTP_H
@@ -148,7 +149,7 @@ struct http_req;
 struct event_base;
 
 struct http_listen {
-    char *address;   /* "127.0.0.1:8080", "[::1]:8443", ":8080" */
+    char *address;   /* "127.0.0.1:8080", "[::1]:8443", ":8080" (every address, v6 and v4) */
     char *tls_cert;  /* PEM file; NULL for plain HTTP */
     char *tls_key;
 };
@@ -171,6 +172,7 @@ struct http_server_config {
 #define HTTP_DEFAULT_BODY_TIMEOUT_MS 10000
 #define HTTP_DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
 #define HTTP_DEFAULT_WORKER_THREADS 4
+#define HTTP_POOL_QUEUE_MAX 1024 /* jobs waiting for a worker; beyond: 503 */
 
 /* A handler runs on the connection's event-loop thread. It either answers at once with
  * http_respond*, or keeps the request and answers later on the same thread (for instance
@@ -208,12 +210,15 @@ int http_server_port(const struct http_server *s, size_t i);
 
 /* ---- the request seen by a handler ------------------------------------- */
 
+/* Everything a request returns (slices, strings, params) is valid until it is answered. */
+
 enum http_method http_req_method(const struct http_req *r);
 struct slice http_req_target(const struct http_req *r);
 const char *http_req_path(const struct http_req *r);     /* canonical, decoded */
 struct slice http_req_query(const struct http_req *r);    /* raw, still encoded */
 struct slice http_req_host(const struct http_req *r);     /* without the port */
-const char *http_req_header(const struct http_req *r, const char *name_z); /* NULL if absent */
+/* The first header of that name (case-insensitive), NUL-terminated, or NULL if absent. */
+const char *http_req_header(const struct http_req *r, const char *name_z);
 const struct http_head *http_req_head(const struct http_req *r);
 struct slice http_req_body(const struct http_req *r);
 const char *http_req_remote_ip(const struct http_req *r); /* "127.0.0.1", "::1" */
@@ -229,18 +234,24 @@ struct event_base *http_req_base(const struct http_req *r);
 
 /* ---- responses ---------------------------------------------------------- */
 
-/* Adds a response header (copied). Names and values with CR, LF or NUL are refused (-1). */
+/* Adds a response header (copied). Refused (-1): a name that is not a token, a value with
+ * CR, LF, NUL or another control byte (HTAB allowed), the headers the server owns
+ * (Content-Length, Transfer-Encoding, Connection, Date), or an answered request. */
 int http_resp_header(struct http_req *r, const char *name_z, const char *value_z);
-/* Sends the response: status line, the headers added, Content-Length, Date, Connection.
- * The body is copied. After this the request belongs to the server again. */
+/* Sends the response: status line, Server, Date, Content-Type (if not NULL), Content-Length,
+ * Connection, the headers added, then the body (copied; none for HEAD, 1xx, 204, 304). After
+ * this the request belongs to the server again. A second answer, or one while a deferred job
+ * of the request is pending, is dropped (logged). */
 void http_respond(struct http_req *r, int status, const char *content_type_z, const void *body,
                   size_t len);
-/* The same, taking ownership of a malloc'd body. */
+/* The same, taking the bytes of body (which is left empty): no copy for large bodies. */
 void http_respond_buf(struct http_req *r, int status, const char *content_type_z,
                       struct buf *body);
-/* A small HTML or JSON error page, chosen by the request's Accept header. */
+/* A small error page: HTML (message escaped), or {"error": "message"} when the Accept
+ * header prefers application/json to text/html. message_z NULL: the reason phrase. */
 void http_respond_error(struct http_req *r, int status, const char *message_z);
-/* 302/303 to an absolute or relative URL (refused with 500 when it holds CR/LF). */
+/* 301/302/303/307/308 (anything else becomes 302) to an absolute or relative URL; refused
+ * with 500 when the URL is empty or holds control bytes. The caller checks open redirects. */
 void http_redirect(struct http_req *r, int status, const char *location_z);
 const char *http_status_reason(int status);
 
@@ -249,9 +260,11 @@ const char *http_status_reason(int status);
 /* Runs work(arg) on the bounded worker pool, then done(req, arg) on the request's
  * event-loop thread. The request stays valid until it is answered (by done, or later). If
  * the client goes away meanwhile, done still runs and its answer is dropped.
- * Returns 0 when queued. Returns -1 when the pool's queue is full (HTTP_POOL_QUEUE_MAX) or
- * a job of this request is already pending: then neither work nor done will run, the
- * request has been answered 503, and arg still belongs to the caller. */
+ * Call it on the request's loop thread (from the handler or a later callback).
+ * Returns 0 when queued. Returns -1 when the pool's queue is full (HTTP_POOL_QUEUE_MAX; the
+ * request has been answered 503) or on misuse (a job of this request already pending, or
+ * the request answered: logged): then neither this work nor this done will run, and arg
+ * still belongs to the caller. */
 typedef void (*http_work_fn)(void *arg);
 typedef void (*http_done_fn)(struct http_req *req, void *arg);
 int http_defer(struct http_req *r, http_work_fn work, http_done_fn done, void *arg)

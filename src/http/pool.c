@@ -114,10 +114,7 @@ int http_defer(struct http_req *r, http_work_fn work, http_done_fn done, void *a
     struct http_pool *p = r->conn->loop->srv->pool;
     if (r->job_pending || r->answered) {
         log_error("http_defer: the request has a pending job or was answered");
-        if (!r->answered) {
-            http_respond_error(r, 500, NULL);
-        }
-        return -1;
+        return -1; /* misuse: the pending job's done (or the answer) stays in charge */
     }
     pthread_mutex_lock(&p->mu);
     if (p->queued >= p->queue_max || p->stop) {

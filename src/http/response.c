@@ -14,70 +14,87 @@
 /* The fixed part of a head: status line, Server, Date, Content-Type, Content-Length,
  * Connection. Content types longer than this are refused (500). */
 #define HTTP_CONTENT_TYPE_MAX 256
-#define HTTP_HEAD_FIXED_MAX (512 + HTTP_CONTENT_TYPE_MAX)
-#define HTTP_ERROR_PAGE_MAX 2048
+#define HTTP_HEAD_FIXED_MAX   (512 + HTTP_CONTENT_TYPE_MAX)
+#define HTTP_ERROR_PAGE_MAX   2048
+
+/* Reason phrases of RFC 9110 section 15 (informative only; clients ignore them). */
+static const struct {
+    int status;
+    const char *reason;
+} reasons[] = {
+    {100, "Continue"},
+    {101, "Switching Protocols"},
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {206, "Partial Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {406, "Not Acceptable"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {410, "Gone"},
+    {411, "Length Required"},
+    {412, "Precondition Failed"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {417, "Expectation Failed"},
+    {421, "Misdirected Request"},
+    {422, "Unprocessable Content"},
+    {426, "Upgrade Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+    {505, "HTTP Version Not Supported"},
+};
 
 const char *http_status_reason(int status)
 {
-    switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 421: return "Misdirected Request";
-    case 422: return "Unprocessable Content";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(reasons); i++) {
+        if (reasons[i].status == status) {
+            return reasons[i].reason;
+        }
     }
+    return "Unknown";
+}
+
+int64_t http_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void http_loop_update_date(struct http_loop *loop)
 {
-    struct timeval tv;
-    event_base_gettimeofday_cached(loop->base, &tv);
-    if (tv.tv_sec == loop->date_sec && loop->date_len > 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec == loop->date_sec && loop->date_len > 0) {
         return;
     }
     /* IMF-fixdate (RFC 9110 section 5.6.7); strftime's %a/%b are English in the C locale,
      * which a server process never changes. */
     struct tm tm;
-    time_t t = tv.tv_sec;
+    time_t t = ts.tv_sec;
     gmtime_r(&t, &tm);
-    loop->date_len = strftime(loop->date, sizeof loop->date,
-                              "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-    loop->date_sec = tv.tv_sec;
+    loop->date_len =
+        strftime(loop->date, sizeof loop->date, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    loop->date_sec = ts.tv_sec;
 }
 
 /* ---- a tiny appender over a stack buffer ---------------------------------------------- */
@@ -161,8 +178,7 @@ int http_resp_header(struct http_req *r, const char *name_z, const char *value_z
         }
     }
     size_t before = r->resp_headers.len;
-    if (buf_append_z(&r->resp_headers, name_z) != 0 ||
-        buf_append(&r->resp_headers, ": ", 2) != 0 ||
+    if (buf_append_z(&r->resp_headers, name_z) != 0 || buf_append(&r->resp_headers, ": ", 2) != 0 ||
         buf_append_z(&r->resp_headers, value_z) != 0 ||
         buf_append(&r->resp_headers, "\r\n", 2) != 0) {
         r->resp_headers.len = before;
@@ -193,23 +209,25 @@ static bool status_has_body(int status)
 static bool conn_should_close(const struct http_req *r)
 {
     const struct http_conn *c = r->conn;
-    return r->close || !r->head_valid || !r->head.keep_alive || c->peer_eof ||
-           c->loop->draining;
+    return r->close || !r->head_valid || !r->head.keep_alive || c->peer_eof || c->loop->draining;
 }
 
 /* Writes the response to the connection's output; owned (may be NULL) is free()d here or
  * handed to the output buffer. */
-static void respond(struct http_req *r, int status, const char *ctype, const void *body,
-                    size_t len, void *owned)
+static void respond(struct http_req *r, int status, const char *ctype, const void *body, size_t len,
+                    void *owned)
 {
     struct http_conn *c = r->conn;
-    if (r->answered) {
-        log_warn("http: a second response to the same request was dropped");
+    if (r->answered || r->job_pending) {
+        /* A job still pending owns the request until its done callback: answering now
+         * would let the connection reuse the request under it. */
+        log_error("http: response dropped: %s",
+                  r->answered ? "the request was already answered" : "a deferred job is pending");
         free(owned);
         return;
     }
-    if (status < 100 || status > 999 || (ctype != NULL && (strlen(ctype) > HTTP_CONTENT_TYPE_MAX ||
-                                                           !is_field_value(ctype)))) {
+    if (status < 100 || status > 999 ||
+        (ctype != NULL && (strlen(ctype) > HTTP_CONTENT_TYPE_MAX || !is_field_value(ctype)))) {
         log_error("http: invalid response status %d or content type", status);
         status = 500;
         ctype = NULL;
@@ -219,7 +237,7 @@ static void respond(struct http_req *r, int status, const char *ctype, const voi
     r->answered = true;
     r->status = status;
     r->resp_bytes = status_has_body(status) ? len : 0;
-    if (c->bev == NULL) {
+    if (!c->open) {
         free(owned); /* the client went away: the answer is dropped */
         goto done;
     }
@@ -255,7 +273,7 @@ static void respond(struct http_req *r, int status, const char *ctype, const voi
     } else {
         PUT_LIT(&o, "Connection: keep-alive\r\n");
     }
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer *out = c->out;
     if (r->resp_headers.len == 0) {
         PUT_LIT(&o, "\r\n");
         evbuffer_add(out, head, o.n);
@@ -282,8 +300,7 @@ void http_respond(struct http_req *r, int status, const char *content_type_z, co
     respond(r, status, content_type_z, body, len, NULL);
 }
 
-void http_respond_buf(struct http_req *r, int status, const char *content_type_z,
-                      struct buf *body)
+void http_respond_buf(struct http_req *r, int status, const char *content_type_z, struct buf *body)
 {
     size_t len = 0;
     char *p = buf_steal(body, &len);
@@ -331,7 +348,8 @@ static int accept_q(struct slice accept, const char *type)
             size_t off = (size_t)(semi - elem.p) + 1;
             struct slice rest = {elem.p + off, elem.n - off};
             semi = memchr(rest.p, ';', rest.n);
-            struct slice param = slice_trim_ows((struct slice){rest.p, semi ? (size_t)(semi - rest.p) : rest.n});
+            struct slice param =
+                slice_trim_ows((struct slice){rest.p, semi ? (size_t)(semi - rest.p) : rest.n});
             if (param.n >= 2 && (param.p[0] == 'q' || param.p[0] == 'Q') && param.p[1] == '=') {
                 q = parse_q((struct slice){param.p + 2, param.n - 2});
             }
@@ -357,12 +375,24 @@ static void put_html_escaped(struct out *o, const char *z)
 {
     for (; *z; z++) {
         switch (*z) {
-        case '&': PUT_LIT(o, "&amp;"); break;
-        case '<': PUT_LIT(o, "&lt;"); break;
-        case '>': PUT_LIT(o, "&gt;"); break;
-        case '"': PUT_LIT(o, "&quot;"); break;
-        case '\'': PUT_LIT(o, "&#39;"); break;
-        default: put(o, z, 1); break;
+        case '&':
+            PUT_LIT(o, "&amp;");
+            break;
+        case '<':
+            PUT_LIT(o, "&lt;");
+            break;
+        case '>':
+            PUT_LIT(o, "&gt;");
+            break;
+        case '"':
+            PUT_LIT(o, "&quot;");
+            break;
+        case '\'':
+            PUT_LIT(o, "&#39;");
+            break;
+        default:
+            put(o, z, 1);
+            break;
         }
     }
 }
@@ -435,8 +465,8 @@ void http_redirect(struct http_req *r, int status, const char *location_z)
 
 static const char *method_name(const struct http_req *r)
 {
-    static const char *const names[] = {"-",      "GET",     "HEAD",    "POST", "PUT",
-                                        "DELETE", "PATCH",   "OPTIONS", "CONNECT", "TRACE"};
+    static const char *const names[] = {"-",      "GET",   "HEAD",    "POST",    "PUT",
+                                        "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"};
     size_t m = (size_t)http_req_method(r);
     return m < UTIL_ARRAY_LEN(names) ? names[m] : "-";
 }
@@ -445,9 +475,7 @@ static const char *method_name(const struct http_req *r)
  * replaces control characters, so a decoded path cannot forge a log line. */
 void http_access_log(const struct http_req *r)
 {
-    struct timeval now;
-    event_base_gettimeofday_cached(r->conn->loop->base, &now);
-    int64_t ms = ((int64_t)now.tv_sec - r->t0.tv_sec) * 1000 + (now.tv_usec - r->t0.tv_usec) / 1000;
+    int64_t ms = http_now_ms() - r->t0_ms;
     log_info("%s %s %s %d %llu %lldms", r->conn->remote_ip, method_name(r),
              r->path.len > 0 ? r->path.p : "-", r->status, (unsigned long long)r->resp_bytes,
              (long long)(ms > 0 ? ms : 0));

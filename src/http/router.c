@@ -68,8 +68,8 @@ static char *host_norm(const char *z, size_t *len)
     return h;
 }
 
-int http_router_add(struct http_router *r, const char *host, const char *prefix,
-                    http_handler_fn fn, void *ctx, size_t body_limit)
+int http_router_add(struct http_router *r, const char *host, const char *prefix, http_handler_fn fn,
+                    void *ctx, size_t body_limit)
 {
     if (prefix == NULL || prefix[0] != '/' || fn == NULL || r->n >= HTTP_MAX_ROUTES) {
         return -1;

@@ -25,7 +25,7 @@
 #include <event2/thread.h>
 
 #define HTTP_ACCEPT_PAUSE_MS 100 /* after accept() fails (EMFILE): let connections close */
-#define HTTP_ADDRESS_MAX 300
+#define HTTP_ADDRESS_MAX     300
 
 static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
 
@@ -37,7 +37,8 @@ static void threads_init(void)
 
 /* ---- addresses and sockets ------------------------------------------------------------- */
 
-/* "127.0.0.1:8080", "[::1]:8443", ":8080" (any IPv4 address), "localhost:80". */
+/* "127.0.0.1:8080", "[::1]:8443", "localhost:80", ":8080" (every address: IPv6 and IPv4 on
+ * one dual-stack socket, or IPv4 alone on a host without IPv6). */
 static int parse_address(const char *addr, struct http_lsock *ls, struct err *e)
 {
     size_t n = strlen(addr);
@@ -68,7 +69,15 @@ static int parse_address(const char *addr, struct http_lsock *ls, struct err *e)
     }
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
-    int rc = getaddrinfo(host[0] ? host : "0.0.0.0", NULL, &hints, &res);
+    if (host[0] == '\0') {
+        int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ls->dual_stack = probe >= 0;
+        memcpy(host, ls->dual_stack ? "::" : "0.0.0.0", ls->dual_stack ? 3 : 8);
+        if (probe >= 0) {
+            close(probe);
+        }
+    }
+    int rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0 || res == NULL) {
         return err_set(e, 0, "cannot resolve listen address \"%s\": %s", addr, gai_strerror(rc));
     }
@@ -104,7 +113,7 @@ static int get_port(int fd)
 /* One listening socket on ls's address and port (SO_REUSEPORT, so each loop has its own). */
 static int bind_one(struct http_lsock *ls, struct err *e)
 {
-    int one = 1;
+    int one = 1, v6only = !ls->dual_stack;
     int fd = socket(ls->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return err_set(e, 0, "cannot listen on %s: socket: %s", ls->address, strerror(errno));
@@ -113,7 +122,7 @@ static int bind_one(struct http_lsock *ls, struct err *e)
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
         (ls->ss.ss_family == AF_INET6 &&
-         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0) ||
         bind(fd, (struct sockaddr *)&ls->ss, ls->sslen) != 0 ||
         listen(fd, HTTP_LISTEN_BACKLOG) != 0) {
         err_set(e, 0, "cannot listen on %s: %s", ls->address, strerror(errno));
@@ -128,8 +137,8 @@ static int bind_one(struct http_lsock *ls, struct err *e)
 
 /* ---- loops ------------------------------------------------------------------------------ */
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
 {
     struct http_lref *ref = arg;
     http_conn_accept(ref->loop, ref->ls, fd, sa, salen);
@@ -219,6 +228,7 @@ static int loop_init(struct http_server *s, struct http_loop *loop, int index, s
     loop->lfds = xcalloc(s->nlsocks, sizeof(int));
     loop->listeners = xcalloc(s->nlsocks, sizeof(struct evconnlistener *));
     loop->lrefs = xcalloc(s->nlsocks, sizeof(struct http_lref));
+    loop->rbuf = xmalloc(HTTP_READ_CHUNK);
     for (size_t i = 0; i < s->nlsocks; i++) {
         loop->lfds[i] = -1;
     }
@@ -277,6 +287,7 @@ static void loop_free(struct http_loop *loop)
     free(loop->lfds);
     free(loop->listeners);
     free(loop->lrefs);
+    free(loop->rbuf);
 }
 
 static void *loop_main(void *arg)
@@ -435,8 +446,8 @@ int http_server_run(struct http_server *s)
     ev_term = evsignal_new(s->ctl, SIGTERM, ctl_signal, s);
     ev_int = evsignal_new(s->ctl, SIGINT, ctl_signal, s);
     ev_pipe = event_new(s->ctl, s->stop_pipe[0], EV_READ | EV_PERSIST, ctl_pipe, s);
-    if (!ev_term || !ev_int || !ev_pipe || evsignal_add(ev_term, NULL) || evsignal_add(ev_int, NULL) ||
-        event_add(ev_pipe, NULL)) {
+    if (!ev_term || !ev_int || !ev_pipe || evsignal_add(ev_term, NULL) ||
+        evsignal_add(ev_int, NULL) || event_add(ev_pipe, NULL)) {
         log_error("http: cannot set up signal handling");
         goto done;
     }

@@ -39,16 +39,17 @@ typedef struct ssl_ctx_st SSL_CTX;
 #define HTTP_OUTPUT_HIGH_WATER (256 * 1024)
 /* Extra response headers added by a handler, all together. */
 #define HTTP_RESP_HEADERS_MAX (16 * 1024)
+/* Bytes read from a plain socket per wake-up (into the loop's read buffer). */
+#define HTTP_READ_CHUNK (64 * 1024)
 /* Bodies up to this size are copied into the output buffer; larger ones are referenced. */
 #define HTTP_RESP_COPY_MAX 4096
 /* After a response with "Connection: close": how long, and how many bytes, are read and
  * discarded so that the client sees the response before the close (no RST on unread data). */
-#define HTTP_LINGER_MS 2000
+#define HTTP_LINGER_MS        2000
 #define HTTP_LINGER_MAX_BYTES (256 * 1024)
-#define HTTP_MAX_THREADS 256
-#define HTTP_LISTEN_BACKLOG 1024
-#define HTTP_POOL_QUEUE_MAX 1024
-#define HTTP_MAX_LISTENERS 64
+#define HTTP_MAX_THREADS      256
+#define HTTP_LISTEN_BACKLOG   1024
+#define HTTP_MAX_LISTENERS    64
 
 /* ---- server and loops --------------------------------------------------- */
 
@@ -57,8 +58,9 @@ struct http_lsock {
     char *address;
     struct sockaddr_storage ss;
     socklen_t sslen;
-    SSL_CTX *tls; /* NULL: plain HTTP */
-    int port;     /* bound port */
+    SSL_CTX *tls;    /* NULL: plain HTTP */
+    bool dual_stack; /* ":port": [::] also accepting IPv4 (as ::ffff:a.b.c.d) */
+    int port;        /* bound port */
 };
 
 /* What a listener's accept callback needs. */
@@ -87,7 +89,7 @@ struct http_loop {
     size_t nconns;
     bool draining;
     const struct timeval *tv_header, *tv_body, *tv_idle, *tv_linger; /* common timeouts */
-    struct timeval tv_write;
+    char *rbuf;                                                      /* HTTP_READ_CHUNK bytes */
     /* The Date header, formatted once per second (RFC 9110 section 6.6.1). */
     int64_t date_sec;
     char date[64];
@@ -164,8 +166,8 @@ struct http_req {
     int status;
     uint64_t resp_bytes;
     bool answered;
-    bool close;        /* answer with Connection: close, then close */
-    struct timeval t0; /* when the head was complete (access log) */
+    bool close;    /* answer with Connection: close, then close */
+    int64_t t0_ms; /* when the head was complete, monotonic (access log) */
     /* Deferred work (pool.c); one job per request at a time. */
     http_work_fn work;
     http_done_fn done;
@@ -177,36 +179,49 @@ struct http_req {
 struct http_conn {
     struct http_loop *loop;
     struct http_conn *prev, *next;
-    struct bufferevent *bev; /* NULL once the socket is closed */
+    bool open;                 /* the socket is open (false: closed, request kept) */
+    struct bufferevent *bev;   /* TLS only (bufferevent_openssl) */
+    struct evbuffer *in, *out; /* plain: our own; TLS: the bufferevent's */
     evutil_socket_t fd;
     bool tls;
     char remote_ip[INET6_ADDRSTRLEN];
     struct event *timer;
     enum http_timer timer_kind;
+    bool timer_armed;
+    int64_t deadline_ms;    /* of timer_kind, monotonic */
+    int64_t timer_fires_ms; /* when the armed event fires (<= deadline_ms) */
     enum http_conn_state state;
-    size_t scanned;     /* head bytes already searched for a LF */
-    size_t in_input;    /* bytes of the current request still in the input buffer */
-    bool write_enabled; /* the bufferevent's own write event is on (plain sockets) */
-    bool peer_eof;      /* the client shut its write side */
-    bool closing;       /* close once the output is flushed */
-    int busy;           /* > 0 while a handler or a done callback runs */
-    struct buf hold;    /* a kept request's head (and body) */
-    struct buf body;    /* a body read over several reads */
+    size_t scanned;          /* head bytes already searched for a LF */
+    size_t in_input;         /* bytes of the current request still in the input buffer */
+    struct event *rev, *wev; /* plain sockets: read and write events (TLS: NULL) */
+    bool reading;            /* rev is added */
+    bool write_enabled;      /* wev is added (TLS: always true, the bufferevent writes) */
+    bool peer_eof;           /* the client shut its write side */
+    bool closing;            /* close once the output is flushed */
+    int busy;                /* > 0 while a handler or a done callback runs */
+    struct buf hold;         /* a kept request's head (and body) */
+    struct buf body;         /* a body read over several reads */
     struct http_chunked chunked;
     uint64_t body_left; /* Content-Length bytes still to come */
     size_t linger_bytes;
+    size_t out_mark; /* output left when the idle timer last fired (progress check) */
     struct http_req req;
 };
 
 /* conn.c */
 void http_conn_accept(struct http_loop *loop, const struct http_lsock *ls, evutil_socket_t fd,
                       const struct sockaddr *sa, int salen);
-/* The request was answered: drain its bytes, log, reset, re-arm the idle timer. */
-void http_conn_request_done(struct http_conn *c);
+/* Processes buffered requests until one needs more bytes, a handler keeps one, or the client
+ * has too many answers to read; then writes. May free the connection. */
+void http_conn_progress(struct http_conn *c);
+/* Writes what the output holds; then closes (lingering) when the connection is closing. */
+void http_conn_flush(struct http_conn *c);
+void http_conn_timer(struct http_conn *c, enum http_timer kind);
 /* Called by http_respond*: unless a handler or done callback is still running on the
  * connection (conn->busy, which then finishes the request itself), finishes the request and
  * goes on with the next one. May free the connection. */
 void http_conn_answered(struct http_conn *c);
+/* Closes the socket now; frees the connection unless a handler still holds its request. */
 void http_conn_close(struct http_conn *c);
 /* Closes idle connections and makes the others close after their current request. */
 void http_conn_drain_all(struct http_loop *loop);
@@ -217,14 +232,28 @@ void http_loop_finish(struct http_loop *loop);
 /* At http_server_free: closes and frees every connection of the loop. */
 void http_conn_free_all(struct http_loop *loop);
 
+/* message.c */
+enum http_step {
+    STEP_MORE,  /* wait for an event */
+    STEP_AGAIN, /* go on with the next state */
+};
+enum http_step http_msg_head(struct http_conn *c);
+enum http_step http_msg_body(struct http_conn *c);
+/* Answers a request that will not reach a handler (status), then closes. */
+void http_msg_fail(struct http_conn *c, int status);
+/* The request was answered: drain its bytes, log, reset, re-arm the idle timer. */
+void http_msg_done(struct http_conn *c);
+
 /* request.c */
 void http_req_init(struct http_req *r, struct http_conn *c);
 void http_req_reset(struct http_req *r);
 void http_req_free(struct http_req *r);
 
 /* response.c */
-/* Writes "Date: ...\r\n" for the loop's current second into the loop cache. */
+/* Writes "Date: ...\r\n" for the current second into the loop cache. */
 void http_loop_update_date(struct http_loop *loop);
+/* Monotonic milliseconds from the coarse clock (vDSO, no syscall, no lock). */
+int64_t http_now_ms(void);
 /* The access log line of a finished request. */
 void http_access_log(const struct http_req *r);
 

@@ -30,7 +30,7 @@
 #include <time.h>
 
 #define ECHO_MAX_LISTEN 8
-#define ECHO_MAX_BIG (64 * 1024 * 1024)
+#define ECHO_MAX_BIG    (64 * 1024 * 1024)
 
 static const char *param(struct http_req *r, const char *name)
 {
@@ -93,10 +93,9 @@ static void h_info(struct http_req *r, void *ctx)
                "\"tls\": %s, \"remote_ip\": \"%s\", \"cookie_a\": \"%.*s\", \"form_x\": \"%s\", "
                "\"user_agent\": \"%s\"}\n",
                (int)http_req_method(r), http_req_path(r), (int)q.n, q.p ? q.p : "", (int)host.n,
-               host.p ? host.p : "", http_req_is_tls(r) ? "true" : "false",
-               http_req_remote_ip(r), has_ck ? (int)ck.n : 0, has_ck ? ck.p : "",
-               form && http_params_get(form, "x") ? http_params_get(form, "x") : "",
-               ua ? ua : "");
+               host.p ? host.p : "", http_req_is_tls(r) ? "true" : "false", http_req_remote_ip(r),
+               has_ck ? (int)ck.n : 0, has_ck ? ck.p : "",
+               form && http_params_get(form, "x") ? http_params_get(form, "x") : "", ua ? ua : "");
     http_respond_buf(r, 200, "application/json", &b);
     buf_free(&b);
 }

@@ -18,7 +18,8 @@ main() prints TAP ("1..N", then "ok i - name" / "not ok i - name" with "# " diag
 lines) and exits 1 when a test failed. `python3 test_x.py NAME...` runs only the named tests.
 Every server started inside a test is stopped (SIGTERM, then SIGKILL after a bound) when the
 test ends, pass or fail, and at exit; its stderr is kept in a file and its tail is printed
-as a diagnostic when the test fails.
+as a diagnostic when the test fails. A sanitizer report (ASan, LSan, UBSan) in a server's
+output fails the test that started it.
 
 Environment (set by tests/e2e/meson.build):
     POSTERN       the postern binary
@@ -152,9 +153,12 @@ def main(argv=None):
                 err = (err or []) + ['cleanup: %s: %s' % (type(e).__name__, e)]
         logs = []
         for srv in list(_live[started:]):
-            if err:
-                logs += ['--- stderr of %s (last lines):' % srv.name] + srv.log_tail()
             srv.stop()
+            report = sanitizer_report(srv.log())
+            if report:
+                err = (err or []) + ['%s: sanitizer report:' % srv.name] + report
+            elif err:
+                logs += ['--- stderr of %s (last lines):' % srv.name] + srv.log_tail()
         if err:
             failed += 1
             print('not ok %d - %s' % (i, fn.__name__))
@@ -165,6 +169,20 @@ def main(argv=None):
     if failed:
         _diag(['%d of %d tests failed' % (failed, len(tests))])
     sys.exit(1 if failed else 0)
+
+
+SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
+                     'WARNING: ThreadSanitizer')
+
+
+def sanitizer_report(log, context=40):
+    """The lines of a sanitizer report in a server's log (ASan, LSan, UBSan), or []. Every
+    server a test starts is checked when the test ends: a report fails the test."""
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if any(m in line for m in SANITIZER_MARKERS):
+            return lines[i:i + context]
+    return []
 
 
 # ---- temporary files and config -----------------------------------------------------------

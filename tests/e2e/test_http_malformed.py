@@ -146,6 +146,37 @@ def oversized_requests_streamed(t):
 
 
 @h.test
+def random_bytes_never_hurt_the_server(t):
+    """Garbage, and valid heads with corrupted bytes, on many connections: every connection
+    gets an answer or a close, and the server keeps serving."""
+    import random
+    rnd = random.Random(20261129)
+    srv = h.start_postern()
+    by = Bystander(t, srv.port)
+    base = (b'POST /healthz?a=1 HTTP/1.1\r\nHost: localhost\r\nCookie: a=b\r\n'
+            b'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n')
+    for i in range(300):
+        if i % 3 == 0:
+            data = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 200)))
+        else:
+            data = bytearray(base)
+            for _ in range(rnd.randrange(1, 4)):
+                data[rnd.randrange(len(data))] = rnd.randrange(256)
+            data = bytes(data)
+        with h.Conn(srv.port, timeout=5) as c:
+            try:
+                c.send(data)
+                c.sock.shutdown(socket.SHUT_WR)  # no more bytes: answer or close now
+                got = c.read_until_close()
+            except (ConnectionResetError, BrokenPipeError):
+                got = b''
+            t.ok(got == b'' or got.startswith(b'HTTP/1.1 '), 'case %d: %r' % (i, got[:40]))
+    by.check('random bytes')
+    t.ok('AddressSanitizer' not in srv.log() and 'runtime error' not in srv.log(),
+         'sanitizer report in the server log')
+
+
+@h.test
 def unknown_route_and_version_answers(t):
     srv = h.start_postern()
     r = h.request(srv.port, 'GET', '/no-such-path')

@@ -4,7 +4,6 @@
 Scenarios on `postern serve` where its routes suffice (/healthz), on the echo test server
 (tests/e2e/echo_server.c: /echo, /slow, /small/ ...) for bodies, the worker pool and shutdown.
 """
-import errno
 import os
 import signal
 import socket
@@ -313,6 +312,7 @@ def body_timeout_is_408(t):
 @h.test
 def connection_limit(t):
     srv = h.start_postern(h.postern_config(max_connections=4))
+    time.sleep(0.3)  # the readiness probe's connection must be gone (it counts too)
     conns = []
     for _ in range(4):
         c = h.Conn(srv.port)
@@ -340,12 +340,65 @@ def several_event_loop_threads_serve(t):
     srv = h.start_postern(h.postern_config(threads=3))
     tasks = os.listdir('/proc/%d/task' % srv.pid)
     t.ge(len(tasks), 4, 'threads of the process')  # main + 3 loops (+ workers)
+    t.eq(listening_sockets(srv.port), 3, 'one SO_REUSEPORT socket per loop')
     conns = [h.Conn(srv.port) for _ in range(32)]
     for c in conns:
         t.defer(c.close)
         c.send(healthz())
     for c in conns:
         t.eq(c.read_response().status, 200)
+
+
+def listening_sockets(port):
+    """How many sockets listen on this TCP port (IPv4 and IPv6), from /proc/net."""
+    n = 0
+    for table in ('/proc/net/tcp', '/proc/net/tcp6'):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[3] == '0A' and int(cols[1].rsplit(':', 1)[1], 16) == port:
+                n += 1
+    return n
+
+
+@h.test
+def port_zero_ipv6_and_one_socket_per_thread(t):
+    if not os.path.exists('/proc/net/if_inet6'):
+        t.note('no IPv6 here: only the IPv4 part runs')
+    listen = ['--listen', '127.0.0.1:0']
+    if os.path.exists('/proc/net/if_inet6'):
+        listen += ['--listen', '[::1]:0', '--listen', ':0']
+    srv = h.Server('echo_server', [h.echo_bin()] + listen + ['--threads', '3'], None)
+    ports = h.wait_until(lambda: [int(p) for p in
+                                  __import__('re').findall(r'listening on http://[^ ]*:(\d+)',
+                                                           srv.log())], 10)
+    t.eq(len(ports), len(listen) // 2, 'listening lines')
+    for port in ports:
+        t.ne(port, 0)
+        # Port 0: every loop's SO_REUSEPORT socket bound the same port as the first.
+        t.eq(listening_sockets(port), 3, 'listening sockets on port %d' % port)
+    srv.port = ports[0]
+    srv.wait_ready()
+    for _ in range(20):
+        t.eq(h.request(ports[0], 'GET', '/healthz').status, 200)
+    if len(ports) > 1:
+        with socket.create_connection(('::1', ports[1]), timeout=5) as s6:
+            s6.sendall(b'GET /info HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n')
+            data = b''
+            while True:
+                d = s6.recv(65536)
+                if not d:
+                    break
+                data += d
+        t.contains(data, b'"remote_ip": "::1"')
+        t.contains(data, b'"host": "[::1]"')
+        # ":0" is every address, IPv4 clients included, and they are shown as IPv4.
+        info = h.request(ports[2], 'GET', '/info').body
+        t.contains(info, b'"remote_ip": "127.0.0.1"')
 
 
 @h.test

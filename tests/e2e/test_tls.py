@@ -1,7 +1,6 @@
 #!/usr/bin/python3
 """TLS listeners (issue 2 item 2): TLS 1.2 and 1.3 served, older versions and weak ciphers
 refused, failed handshakes closed without harm to anyone else."""
-import socket
 import ssl
 import time
 import warnings
