@@ -86,6 +86,18 @@ static int ensure_data_dir(const char *dir, struct err *e)
     return 0;
 }
 
+/* Runs once the server accepts and handles SIGTERM: a supervisor may rely on these lines. */
+static void announce(struct http_server *srv, void *arg)
+{
+    const struct admin_config *cfg = arg;
+    for (size_t i = 0; i < cfg->server.nlisten; i++) {
+        const struct http_listen *l = &cfg->server.listen[i];
+        const char *colon = strrchr(l->address, ':');
+        log_info("listening on %s://%.*s:%d", l->tls_cert ? "https" : "http",
+                 (int)(colon - l->address), l->address, http_server_port(srv, i));
+    }
+}
+
 /* Opens the store and brings its schema up to date; refuses a schema newer than ours. */
 static int prepare_store(const struct admin_config *cfg, struct err *e)
 {
@@ -109,17 +121,13 @@ static int serve_run(struct admin_config *cfg)
     }
     struct http_router *router = http_router_new();
     http_router_add(router, NULL, "/healthz", healthz, NULL, 0);
+    cfg->server.on_ready = announce;
+    cfg->server.on_ready_arg = cfg;
     struct http_server *srv = http_server_new(&cfg->server, router, &e);
     if (srv == NULL) {
         log_error("cannot start the server: %s", e.msg);
         http_router_free(router);
         return 1;
-    }
-    for (size_t i = 0; i < cfg->server.nlisten; i++) {
-        const struct http_listen *l = &cfg->server.listen[i];
-        const char *colon = strrchr(l->address, ':');
-        log_info("listening on %s://%.*s:%d", l->tls_cert ? "https" : "http",
-                 (int)(colon - l->address), l->address, http_server_port(srv, i));
     }
     int rc = http_server_run(srv);
     http_server_free(srv);

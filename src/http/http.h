@@ -164,6 +164,10 @@ struct http_server_config {
     int body_timeout_ms;         /* gap between body reads */
     int shutdown_timeout_ms;     /* graceful shutdown bound */
     int worker_threads;          /* blocking-work pool; 0: default */
+    /* Called once on the thread of http_server_run when the listeners accept and SIGTERM /
+     * SIGINT are handled (e.g. to announce the addresses). May be NULL. */
+    void (*on_ready)(struct http_server *s, void *arg);
+    void *on_ready_arg;
 };
 
 #define HTTP_DEFAULT_MAX_CONNECTIONS 10000

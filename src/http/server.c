@@ -477,6 +477,9 @@ int http_server_run(struct http_server *s)
         begin_shutdown(s);
     }
     if (started > 0) {
+        if (started == s->nloops && s->cfg.on_ready != NULL) {
+            s->cfg.on_ready(s, s->cfg.on_ready_arg);
+        }
         event_base_dispatch(s->ctl);
     }
     for (int i = 0; i < s->nloops; i++) {
