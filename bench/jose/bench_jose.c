@@ -7,13 +7,15 @@
  *   token: jose_jws_sign of a typical app token (header + ~300 bytes of claims) and
  *          jose_jwt_verify of it against a 3-key JWKS (parse, kid lookup, claims).
  *
+ * Rates are per second of CPU time, like `openssl speed` (see now()).
  * Output, one line per figure: "<raw|token> <rsa2048|ecdsap256|ed25519> <sign|verify> <ops/s>".
- * Usage: bench_jose [--seconds S]
+ * Usage: bench_jose [--seconds S] [--alg rsa2048|ecdsap256|ed25519] [--raw|--token]
  */
 #include "jose/jose.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +25,12 @@
 
 static double seconds = 2.0;
 
+/* CPU time of the process, as `openssl speed` divides by CPU (user) time unless given
+ * -elapsed: on a shared machine wall time would count other processes' work against us. */
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -129,11 +133,20 @@ static void bench_token(struct alg *a, const struct jose_jwks *keys)
 
 int main(int argc, char **argv)
 {
+    const char *only = NULL; /* one algorithm, by its openssl speed name */
+    bool raw = true, token = true;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
             seconds = strtod(argv[++i], NULL);
+        } else if (strcmp(argv[i], "--alg") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        } else if (strcmp(argv[i], "--raw") == 0) {
+            token = false;
+        } else if (strcmp(argv[i], "--token") == 0) {
+            raw = false;
         } else {
-            fprintf(stderr, "usage: bench_jose [--seconds S]\n");
+            fprintf(stderr, "usage: bench_jose [--seconds S] [--alg rsa2048|ecdsap256|ed25519] "
+                            "[--raw|--token]\n");
             return 2;
         }
     }
@@ -155,11 +168,15 @@ int main(int argc, char **argv)
             die("key setup", &e);
         }
     }
-    for (size_t i = 0; i < 3; i++) {
-        bench_raw(&algs[i]);
+    for (size_t i = 0; i < 3 && raw; i++) {
+        if (only == NULL || strcmp(only, algs[i].name) == 0) {
+            bench_raw(&algs[i]);
+        }
     }
-    for (size_t i = 0; i < 3; i++) {
-        bench_token(&algs[i], keys);
+    for (size_t i = 0; i < 3 && token; i++) {
+        if (only == NULL || strcmp(only, algs[i].name) == 0) {
+            bench_token(&algs[i], keys);
+        }
     }
     jose_jwks_free(keys);
     for (size_t i = 0; i < 3; i++) {
