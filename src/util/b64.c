@@ -1,6 +1,8 @@
 /* base64 (RFC 4648 section 4) and base64url without padding (section 5; RFC 7515 section 2). */
 #include "util/util.h"
 
+#include <pthread.h>
+
 static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char b64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -12,10 +14,8 @@ size_t b64url_encoded_len(size_t n)
 static int encode(const char *alpha, bool pad, const void *in, size_t n, struct buf *out)
 {
     const unsigned char *s = in;
-    size_t full = (n / 3) * 4 + (n % 3 ? 4 : 0);
     char quad[4];
     size_t start = out->len;
-    (void)full;
     for (size_t i = 0; i < n; i += 3) {
         uint32_t v = (uint32_t)s[i] << 16;
         size_t left = n - i;
@@ -44,20 +44,30 @@ static int encode(const char *alpha, bool pad, const void *in, size_t n, struct 
     return 0;
 }
 
-static int decode_char(const char *alpha, char c)
+/* Reverse tables (value + 1; 0 = not in the alphabet), built once from the alphabets. */
+static signed char rev_std[256];
+static signed char rev_url[256];
+static pthread_once_t rev_once = PTHREAD_ONCE_INIT;
+
+static void build_rev(void)
 {
     for (int i = 0; i < 64; i++) {
-        if (alpha[i] == c) {
-            return i;
-        }
+        rev_std[(unsigned char)b64_std[i]] = (signed char)(i + 1);
+        rev_url[(unsigned char)b64_url[i]] = (signed char)(i + 1);
     }
-    return -1;
+}
+
+static int decode_char(const char *alpha, char c)
+{
+    const signed char *rev = alpha == b64_url ? rev_url : rev_std;
+    return rev[(unsigned char)c] - 1;
 }
 
 /* Decodes groups of 2-4 characters; rejects non-zero bits past the last byte so that each
  * byte string has exactly one encoding (a padded or altered signature must not verify). */
 static int decode(const char *alpha, struct slice in, struct buf *out)
 {
+    pthread_once(&rev_once, build_rev);
     size_t start = out->len;
     if (in.n % 4 == 1) {
         return -1;
