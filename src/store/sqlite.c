@@ -3,11 +3,10 @@
  * never wait for the writer, a busy timeout for writers, STRICT tables, and every statement
  * prepared once per connection and cached.
  */
-#include "store/store_int.h"
+#include "store/sqlite_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,34 +17,18 @@
 /* The database holds password hashes and token digests: no access for group or others. */
 #define SQLITE_FILE_MODE 0600
 
-/* Every statement this backend runs, prepared on first use and kept per connection. */
-enum stmt_id {
-    STMT_BEGIN,
-    STMT_COMMIT,
-    STMT_ROLLBACK,
-    STMT_HAS_VERSION_TABLE,
-    STMT_VERSION,
-    STMT_VERSION_INSERT,
-    STMT_META_GET,
-    STMT_META_SET,
-    STMT_META_DELETE,
-    STMT_COUNT
-};
-
-static const char *const stmt_sql[STMT_COUNT] = {
-    [STMT_BEGIN] = "BEGIN IMMEDIATE",
-    [STMT_COMMIT] = "COMMIT",
-    [STMT_ROLLBACK] = "ROLLBACK",
-    [STMT_HAS_VERSION_TABLE] =
-        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'",
-    [STMT_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_version",
-    [STMT_VERSION_INSERT] =
-        "INSERT INTO schema_version (version, name, applied_at) VALUES (?1, ?2, ?3)",
-    [STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-    [STMT_META_SET] = ("INSERT INTO meta (key, value) VALUES (?1, ?2) "
-                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
-    [STMT_META_DELETE] = "DELETE FROM meta WHERE key = ?1",
-};
+static const char sql_begin[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
+static const char sql_has_version_table[] =
+    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'";
+static const char sql_version[] = "SELECT coalesce(max(version), 0) FROM schema_version";
+static const char sql_version_insert[] =
+    "INSERT INTO schema_version (version, name, applied_at) VALUES (?1, ?2, ?3)";
+static const char sql_meta_get[] = "SELECT value FROM meta WHERE key = ?1";
+static const char sql_meta_set[] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+static const char sql_meta_delete[] = "DELETE FROM meta WHERE key = ?1";
 
 /* PRAGMAs run on every new connection (journal_mode is checked apart). */
 static const char *const open_pragmas =
@@ -54,90 +37,27 @@ static const char *const open_pragmas =
     "PRAGMA trusted_schema = OFF;"  /* no SQL functions run from the schema itself */
     "PRAGMA secure_delete = FAST;"; /* deleted token rows do not linger in free pages */
 
-struct sqlite_store {
-    struct store base; /* first: a struct store * is a struct sqlite_store * */
-    sqlite3 *db;
-    sqlite3_stmt *stmt[STMT_COUNT];
-};
-
-static struct sqlite_store *sq(struct store *s)
+/* Runs a cached statement that returns no row. */
+static int run(struct sqlite_store *s, const char *sql, const char *what, struct err *e)
 {
-    return (struct sqlite_store *)s;
-}
-
-static int errcode_of(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return STORE_E_BUSY;
-    case SQLITE_CONSTRAINT:
-        return STORE_E_CONSTRAINT;
-    case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
-    case SQLITE_FULL:
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_NOTADB:
-    case SQLITE_CORRUPT:
-        return STORE_E_IO;
-    default:
-        return STORE_E_INTERNAL;
-    }
-}
-
-static int sq_fail(struct sqlite_store *s, int rc, const char *what, struct err *e)
-{
-    return err_set(e, errcode_of(rc), "sqlite: %s: %s", what,
-                   s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-}
-
-static sqlite3_stmt *stmt_get(struct sqlite_store *s, enum stmt_id id, struct err *e)
-{
-    if (!s->stmt[id]) {
-        int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                    &s->stmt[id], NULL);
-        if (rc != SQLITE_OK) {
-            s->stmt[id] = NULL;
-            sq_fail(s, rc, "prepare", e);
-            return NULL;
-        }
-    }
-    return s->stmt[id];
-}
-
-/* Leaves a cached statement ready for its next use. */
-static void stmt_done(sqlite3_stmt *st)
-{
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-}
-
-/* Runs a statement that returns no row. */
-static int run(struct sqlite_store *s, enum stmt_id id, const char *what, struct err *e)
-{
-    sqlite3_stmt *st = stmt_get(s, id, e);
+    sqlite3_stmt *st = sq_stmt(s, sql, e);
     if (!st)
         return -1;
-    int rc = sqlite3_step(st);
-    stmt_done(st);
-    if (rc != SQLITE_DONE)
-        return sq_fail(s, rc, what, e);
-    return 0;
+    return sq_exec(s, st, what, e);
 }
 
-/* Runs a statement that returns one integer. */
-static int run_int(struct sqlite_store *s, enum stmt_id id, int64_t *out, struct err *e)
+/* Runs a cached statement that returns one integer. */
+static int run_int(struct sqlite_store *s, const char *sql, int64_t *out, struct err *e)
 {
-    sqlite3_stmt *st = stmt_get(s, id, e);
+    sqlite3_stmt *st = sq_stmt(s, sql, e);
     if (!st)
         return -1;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);
-    stmt_done(st);
+    sq_done(st);
     if (rc != SQLITE_ROW)
-        return sq_fail(s, rc, stmt_sql[id], e);
+        return sq_fail(s, rc, sql, e);
     return 0;
 }
 
@@ -193,8 +113,8 @@ static void sq_close(struct store *base)
     struct sqlite_store *s = sq(base);
     if (!s)
         return;
-    for (size_t i = 0; i < STMT_COUNT; i++)
-        sqlite3_finalize(s->stmt[i]);
+    for (size_t i = 0; i < SQ_STMT_SLOTS; i++)
+        sqlite3_finalize(s->slot[i].st);
     /* Closing rolls back an open transaction. */
     sqlite3_close_v2(s->db);
     free(s);
@@ -226,7 +146,7 @@ static int sq_open(const char *path, struct store **out, struct err *e)
     char *msg = NULL;
     rc = sqlite3_exec(s->db, open_pragmas, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        err_set(e, errcode_of(rc), "sqlite: pragmas: %s", msg ? msg : sqlite3_errstr(rc));
+        err_set(e, sq_errcode(rc), "sqlite: pragmas: %s", msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
         goto fail;
     }
@@ -243,9 +163,9 @@ fail:
 static int read_version(struct sqlite_store *s, int *version, struct err *e)
 {
     int64_t has = 0, v = 0;
-    if (run_int(s, STMT_HAS_VERSION_TABLE, &has, e) < 0)
+    if (run_int(s, sql_has_version_table, &has, e) < 0)
         return -1;
-    if (has && run_int(s, STMT_VERSION, &v, e) < 0)
+    if (has && run_int(s, sql_version, &v, e) < 0)
         return -1;
     if (v < 0 || v > INT32_MAX)
         return err_set(e, STORE_E_INTERNAL, "sqlite: schema_version holds %lld", (long long)v);
@@ -265,14 +185,14 @@ static int sq_schema_latest(void)
 
 static int record_version(struct sqlite_store *s, const struct store_migration *m, struct err *e)
 {
-    sqlite3_stmt *st = stmt_get(s, STMT_VERSION_INSERT, e);
+    sqlite3_stmt *st = sq_stmt(s, sql_version_insert, e);
     if (!st)
         return -1;
     sqlite3_bind_int(st, 1, m->version);
     sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, util_now());
     int rc = sqlite3_step(st);
-    stmt_done(st);
+    sq_done(st);
     if (rc != SQLITE_DONE)
         return sq_fail(s, rc, "schema_version", e);
     return 0;
@@ -285,7 +205,7 @@ static int migrate_step(struct sqlite_store *s, const struct store_migration *m,
                         bool *done, struct err *e)
 {
     int latest = m[n - 1].version, v = 0;
-    if (run(s, STMT_BEGIN, "begin", e) < 0)
+    if (run(s, sql_begin, "begin", e) < 0)
         return -1;
     if (read_version(s, &v, e) < 0)
         goto fail;
@@ -298,18 +218,18 @@ static int migrate_step(struct sqlite_store *s, const struct store_migration *m,
     }
     if (v == latest) {
         *done = true;
-        return run(s, STMT_ROLLBACK, "rollback", e);
+        return run(s, sql_rollback, "rollback", e);
     }
     const struct store_migration *step = &m[v]; /* versions are 1..n in order */
     char *msg = NULL;
     int rc = sqlite3_exec(s->db, step->sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        err_set(e, errcode_of(rc), "sqlite: migration %d (%s): %s", step->version, step->name,
+        err_set(e, sq_errcode(rc), "sqlite: migration %d (%s): %s", step->version, step->name,
                 msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
         goto fail;
     }
-    if (record_version(s, step, e) < 0 || run(s, STMT_COMMIT, "commit", e) < 0)
+    if (record_version(s, step, e) < 0 || run(s, sql_commit, "commit", e) < 0)
         goto fail;
     log_info("store: applied migration %d (%s)", step->version, step->name);
     return 0;
@@ -358,7 +278,7 @@ static int sq_meta_get(struct store *base, const char *key_z, struct buf *out, s
     struct sqlite_store *s = sq(base);
     if (check_key(key_z, e) < 0)
         return -1;
-    sqlite3_stmt *st = stmt_get(s, STMT_META_GET, e);
+    sqlite3_stmt *st = sq_stmt(s, sql_meta_get, e);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, key_z, -1, SQLITE_STATIC);
@@ -374,7 +294,7 @@ static int sq_meta_get(struct store *base, const char *key_z, struct buf *out, s
     } else {
         ret = sq_fail(s, rc, "meta_get", e);
     }
-    stmt_done(st);
+    sq_done(st);
     return ret;
 }
 
@@ -386,13 +306,13 @@ static int sq_meta_set(struct store *base, const char *key_z, struct slice value
     if (value.n > STORE_META_VALUE_MAX)
         return err_set(e, STORE_E_TOO_BIG, "meta %s: value longer than %d bytes", key_z,
                        STORE_META_VALUE_MAX);
-    sqlite3_stmt *st = stmt_get(s, STMT_META_SET, e);
+    sqlite3_stmt *st = sq_stmt(s, sql_meta_set, e);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, key_z, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, value.n ? value.p : "", (int)value.n, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    stmt_done(st);
+    sq_done(st);
     if (rc != SQLITE_DONE)
         return sq_fail(s, rc, "meta_set", e);
     return 0;
@@ -403,12 +323,12 @@ static int sq_meta_delete(struct store *base, const char *key_z, struct err *e)
     struct sqlite_store *s = sq(base);
     if (check_key(key_z, e) < 0)
         return -1;
-    sqlite3_stmt *st = stmt_get(s, STMT_META_DELETE, e);
+    sqlite3_stmt *st = sq_stmt(s, sql_meta_delete, e);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, key_z, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    stmt_done(st);
+    sq_done(st);
     if (rc != SQLITE_DONE)
         return sq_fail(s, rc, "meta_delete", e);
     return sqlite3_changes(s->db) > 0 ? 0 : STORE_NOT_FOUND;
@@ -421,7 +341,7 @@ static int sq_tx_begin(struct store *base, struct err *e)
     struct sqlite_store *s = sq(base);
     if (!sqlite3_get_autocommit(s->db))
         return err_set(e, STORE_E_STATE, "sqlite: a transaction is already open");
-    return run(s, STMT_BEGIN, "begin", e);
+    return run(s, sql_begin, "begin", e);
 }
 
 static int sq_tx_commit(struct store *base, struct err *e)
@@ -429,7 +349,7 @@ static int sq_tx_commit(struct store *base, struct err *e)
     struct sqlite_store *s = sq(base);
     if (sqlite3_get_autocommit(s->db))
         return err_set(e, STORE_E_STATE, "sqlite: commit without a transaction");
-    return run(s, STMT_COMMIT, "commit", e);
+    return run(s, sql_commit, "commit", e);
 }
 
 static int sq_tx_rollback(struct store *base, struct err *e)
@@ -437,7 +357,7 @@ static int sq_tx_rollback(struct store *base, struct err *e)
     struct sqlite_store *s = sq(base);
     if (sqlite3_get_autocommit(s->db))
         return err_set(e, STORE_E_STATE, "sqlite: rollback without a transaction");
-    return run(s, STMT_ROLLBACK, "rollback", e);
+    return run(s, sql_rollback, "rollback", e);
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -453,4 +373,67 @@ const struct store_ops store_sqlite_ops = {
     .tx_begin = sq_tx_begin,
     .tx_commit = sq_tx_commit,
     .tx_rollback = sq_tx_rollback,
+
+    .user_create = sq_user_create,
+    .user_update = sq_user_update,
+    .user_set_password = sq_user_set_password,
+    .user_get_by_id = sq_user_get_by_id,
+    .user_get_by_name = sq_user_get_by_name,
+    .user_get_by_login = sq_user_get_by_login,
+    .user_list = sq_user_list,
+    .user_delete = sq_user_delete,
+    .group_upsert = sq_group_upsert,
+    .group_get_by_id = sq_group_get_by_id,
+    .group_get_by_name = sq_group_get_by_name,
+    .group_list = sq_group_list,
+    .group_delete = sq_group_delete,
+    .member_add = sq_member_add,
+    .member_remove = sq_member_remove,
+    .user_set_groups = sq_user_set_groups,
+    .user_groups = sq_user_groups,
+    .group_members = sq_group_members,
+
+    .keypair_insert_if_absent = sq_keypair_insert_if_absent,
+    .keypair_get_by_name = sq_keypair_get_by_name,
+    .keypair_list = sq_keypair_list,
+    .keypair_delete = sq_keypair_delete,
+    .provider_upsert = sq_provider_upsert,
+    .provider_get_by_id = sq_provider_get_by_id,
+    .provider_get_by_name = sq_provider_get_by_name,
+    .provider_get_by_client_id = sq_provider_get_by_client_id,
+    .provider_list = sq_provider_list,
+    .provider_delete = sq_provider_delete,
+    .app_upsert = sq_app_upsert,
+    .app_get_by_id = sq_app_get_by_id,
+    .app_get_by_slug = sq_app_get_by_slug,
+    .app_get_by_provider = sq_app_get_by_provider,
+    .app_list = sq_app_list,
+    .app_delete = sq_app_delete,
+    .app_bindings_set = sq_app_bindings_set,
+    .app_bindings = sq_app_bindings,
+
+    .session_create = sq_session_create,
+    .session_get = sq_session_get,
+    .session_touch = sq_session_touch,
+    .session_delete = sq_session_delete,
+    .session_delete_user = sq_session_delete_user,
+    .code_create = sq_code_create,
+    .code_take = sq_code_take,
+    .token_insert = sq_token_insert,
+    .token_get = sq_token_get,
+    .token_revoke = sq_token_revoke,
+    .token_revoke_code = sq_token_revoke_code,
+    .token_revoke_family = sq_token_revoke_family,
+    .token_rotate = sq_token_rotate,
+    .consent_get = sq_consent_get,
+    .consent_set = sq_consent_set,
+    .consent_delete = sq_consent_delete,
+
+    .attempt_fail = sq_attempt_fail,
+    .attempt_get = sq_attempt_get,
+    .attempt_reset = sq_attempt_reset,
+    .event_add = sq_event_add,
+    .event_list = sq_event_list,
+    .event_purge = sq_event_purge,
+    .purge = sq_purge,
 };

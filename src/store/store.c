@@ -3,6 +3,8 @@
  */
 #include "store/store_int.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define STORE_URL_MAX 4096
@@ -71,6 +73,104 @@ char *store_default_url(const char *data_dir_z)
         return NULL;
     }
     return buf_steal(&b, NULL);
+}
+
+/* ---- one connection per thread ------------------------------------------------------ */
+
+/* The URL and a generation number, under a mutex: a thread's connection is reused only if it
+ * was opened for the current generation (so a store_global_init after a shutdown, with
+ * another URL, is never served by a stale connection). */
+static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *global_url;
+static unsigned global_gen;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t thread_key;
+
+struct thread_conn {
+    struct store *s;
+    unsigned gen;
+};
+
+static void thread_conn_free(void *p)
+{
+    struct thread_conn *tc = p;
+    if (!tc)
+        return;
+    store_close(tc->s);
+    free(tc);
+}
+
+static void key_create(void)
+{
+    if (pthread_key_create(&thread_key, thread_conn_free) != 0) {
+        log_error("store: pthread_key_create failed");
+        abort();
+    }
+}
+
+int store_global_init(const char *url_z, struct err *e)
+{
+    if (!url_z || !url_z[0])
+        return err_set(e, STORE_E_UNSUPPORTED, "store: empty URL");
+    if (strlen(url_z) > STORE_URL_MAX)
+        return err_set(e, STORE_E_UNSUPPORTED, "store: URL longer than %d bytes", STORE_URL_MAX);
+    pthread_once(&key_once, key_create);
+    char *copy = xstrdup(url_z);
+    pthread_mutex_lock(&global_lock);
+    util_free_secret(global_url);
+    global_url = copy;
+    global_gen++;
+    pthread_mutex_unlock(&global_lock);
+    return 0;
+}
+
+struct store *store_thread(struct err *e)
+{
+    pthread_once(&key_once, key_create);
+    struct thread_conn *tc = pthread_getspecific(thread_key);
+    pthread_mutex_lock(&global_lock);
+    unsigned gen = global_gen;
+    char *url = global_url ? xstrdup(global_url) : NULL;
+    pthread_mutex_unlock(&global_lock);
+
+    if (tc && tc->s && tc->gen == gen) {
+        util_free_secret(url);
+        return tc->s;
+    }
+    if (!tc) {
+        tc = xcalloc(1, sizeof(*tc));
+        if (pthread_setspecific(thread_key, tc) != 0) {
+            free(tc);
+            util_free_secret(url);
+            err_set(e, STORE_E_INTERNAL, "store: pthread_setspecific failed");
+            return NULL;
+        }
+    }
+    store_close(tc->s); /* opened for an earlier generation */
+    tc->s = NULL;
+    if (!url) {
+        err_set(e, STORE_E_STATE, "store: store_global_init has not been called");
+        return NULL;
+    }
+    tc->s = store_open(url, e);
+    tc->gen = gen;
+    util_free_secret(url);
+    return tc->s;
+}
+
+void store_global_shutdown(void)
+{
+    pthread_once(&key_once, key_create);
+    struct thread_conn *tc = pthread_getspecific(thread_key);
+    if (tc) {
+        pthread_setspecific(thread_key, NULL);
+        thread_conn_free(tc);
+    }
+    pthread_mutex_lock(&global_lock);
+    util_free_secret(global_url);
+    global_url = NULL;
+    global_gen++;
+    pthread_mutex_unlock(&global_lock);
 }
 
 const struct store_ops *store_backend(const struct store *s)

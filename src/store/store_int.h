@@ -20,6 +20,9 @@ struct store_migration {
     const char *sql;
 };
 
+/* Lower-case hex SHA-256 of raw: the id under which a raw token is stored (store.h). */
+int store_digest(struct slice raw, char out[STORE_ID_SIZE], struct err *e);
+
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_migration store_sqlite_migrations[];
 extern const size_t store_sqlite_migrations_n;

@@ -1,0 +1,145 @@
+/*
+ * Freeing the records that the store fills (store.h, "Records"): members are freed, secrets
+ * wiped first, and the struct left zeroed so that it can be freed again or refilled.
+ */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void store_user_free(struct store_user *u)
+{
+    if (!u)
+        return;
+    free(u->username);
+    free(u->name);
+    free(u->email);
+    free(u->attributes);
+    /* A hash is not the password, but it is what an offline guesser needs. */
+    util_free_secret(u->password_hash);
+    memset(u, 0, sizeof(*u));
+}
+
+void store_group_free(struct store_group *g)
+{
+    if (!g)
+        return;
+    free(g->name);
+    free(g->attributes);
+    memset(g, 0, sizeof(*g));
+}
+
+void store_keypair_free(struct store_keypair *k)
+{
+    if (!k)
+        return;
+    free(k->name);
+    free(k->kid);
+    free(k->alg);
+    util_free_secret(k->key_pem);
+    free(k->cert_pem);
+    memset(k, 0, sizeof(*k));
+}
+
+void store_provider_free(struct store_provider *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    free(p->authorization_flow);
+    free(p->client_type);
+    free(p->client_id);
+    util_free_secret(p->client_secret);
+    free(p->redirect_uris);
+    free(p->signing_key);
+    free(p->sub_mode);
+    memset(p, 0, sizeof(*p));
+}
+
+void store_app_free(struct store_app *a)
+{
+    if (!a)
+        return;
+    free(a->name);
+    free(a->slug);
+    free(a->policy_engine_mode);
+    free(a->meta);
+    memset(a, 0, sizeof(*a));
+}
+
+void store_session_free(struct store_session *x)
+{
+    if (!x)
+        return;
+    free(x->amr);
+    free(x->client_ip);
+    free(x->user_agent);
+    memset(x, 0, sizeof(*x));
+}
+
+void store_code_free(struct store_code *c)
+{
+    if (!c)
+        return;
+    free(c->redirect_uri);
+    free(c->scope);
+    free(c->nonce);
+    /* The PKCE challenge is public (it travelled in the authorization request). */
+    free(c->code_challenge);
+    free(c->code_challenge_method);
+    memset(c, 0, sizeof(*c));
+}
+
+void store_token_free(struct store_token *t)
+{
+    if (!t)
+        return;
+    free(t->scope);
+    memset(t, 0, sizeof(*t));
+}
+
+void store_consent_free(struct store_consent *c)
+{
+    if (!c)
+        return;
+    free(c->scope);
+    memset(c, 0, sizeof(*c));
+}
+
+void store_event_free(struct store_event *ev)
+{
+    if (!ev)
+        return;
+    free(ev->action);
+    free(ev->username);
+    free(ev->client_ip);
+    free(ev->app);
+    free(ev->context);
+    memset(ev, 0, sizeof(*ev));
+}
+
+/* Each list: free every record, then the array. */
+#define LIST_FREE(fn, list_type, rec_free)                                                         \
+    void fn(struct list_type *l)                                                                   \
+    {                                                                                              \
+        if (!l)                                                                                    \
+            return;                                                                                \
+        for (size_t i = 0; i < l->n; i++)                                                          \
+            rec_free(&l->v[i]);                                                                    \
+        free(l->v);                                                                                \
+        l->v = NULL;                                                                               \
+        l->n = 0;                                                                                  \
+    }
+
+static void binding_free(struct store_binding *b)
+{
+    (void)b; /* no member is allocated */
+}
+
+LIST_FREE(store_user_list_free, store_user_list, store_user_free)
+LIST_FREE(store_group_list_free, store_group_list, store_group_free)
+LIST_FREE(store_keypair_list_free, store_keypair_list, store_keypair_free)
+LIST_FREE(store_provider_list_free, store_provider_list, store_provider_free)
+LIST_FREE(store_app_list_free, store_app_list, store_app_free)
+LIST_FREE(store_binding_list_free, store_binding_list, binding_free)
+LIST_FREE(store_event_list_free, store_event_list, store_event_free)
