@@ -1,5 +1,5 @@
 /* The configuration file: YAML, validated field by field, errors naming file, line, field. */
-#include "admin/admin.h"
+#include "admin/admin_int.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -7,44 +7,11 @@
 
 struct cfgctx {
     struct admin_config *c;
-    struct err *e;
+    struct admin_ctx a;
 };
 
-/* "FILE:LINE: FIELD: message". */
-static int bad(struct cfgctx *x, const json_t *node, const char *field, const char *fmt, ...)
-    UTIL_PRINTF(4, 5);
-
-static int bad(struct cfgctx *x, const json_t *node, const char *field, const char *fmt, ...)
-{
-    char what[ERR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    int line = util_yaml_line(&x->c->doc, node);
-    return err_set(x->e, 0, "%s:%d: %s: %s", x->c->doc.path, line, field, what);
-}
-
-/* Refuses keys outside `known` (a misspelt key is a bug the operator wants to hear about). */
-static int check_keys(struct cfgctx *x, const json_t *obj, const char *field,
-                      const char *const *known)
-{
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)obj, key, val)
-    {
-        bool ok = false;
-        for (size_t i = 0; known[i] != NULL && !ok; i++) {
-            ok = strcmp(key, known[i]) == 0;
-        }
-        if (!ok) {
-            char f[128];
-            snprintf(f, sizeof f, "%s%s%s", field, field[0] ? "." : "", key);
-            return bad(x, val, f, "unknown field");
-        }
-    }
-    return 0;
-}
+#define bad(x, node, field, ...) admin_bad(&(x)->a, node, field, __VA_ARGS__)
+#define check_keys(x, obj, field, known) admin_check_keys(&(x)->a, obj, field, known)
 
 int admin_check_address(const char *a, struct err *e)
 {
@@ -261,14 +228,95 @@ static int load_log_level(struct cfgctx *x)
     return 0;
 }
 
+/* http(s)://HOST[:PORT] with no path, query or fragment (a trailing '/' is dropped): the
+ * origin every IdP URL and issuer is built from. */
+static int check_public_url(char *u)
+{
+    size_t n = strlen(u);
+    if (n > 0 && u[n - 1] == '/') {
+        u[--n] = '\0';
+    }
+    const char *host = NULL;
+    if (strncmp(u, "https://", 8) == 0) {
+        host = u + 8;
+    } else if (strncmp(u, "http://", 7) == 0) {
+        host = u + 7;
+    }
+    if (host == NULL || *host == '\0') {
+        return -1;
+    }
+    for (const char *p = host; *p; p++) {
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || strchr(".-:[]", *p) != NULL;
+        if (!ok) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#define ADMIN_MAX_SESSION_LIFETIME (366 * 86400)
+
+static int load_throttling(struct cfgctx *x, const json_t *t)
+{
+    static const char *const known[] = {"max_failures", "window", "lockout", NULL};
+    struct idp_config *c = &x->c->idp;
+    if (t == NULL) {
+        return 0;
+    }
+    if (!json_is_object(t)) {
+        return bad(x, t, "idp.throttling", "expected { max_failures, window, lockout }");
+    }
+    return check_keys(x, t, "idp.throttling", known) ||
+                   load_int(x, json_object_get(t, "max_failures"), "idp.throttling.max_failures",
+                            0, 1000, &c->throttle_max_failures) ||
+                   admin_opt_duration(&x->a, t, "window", "idp.throttling", 1, 86400,
+                                      &c->throttle_window) ||
+                   admin_opt_duration(&x->a, t, "lockout", "idp.throttling", 1, 86400,
+                                      &c->throttle_lockout)
+               ? -1
+               : 0;
+}
+
+static int load_idp(struct cfgctx *x, const json_t *idp)
+{
+    static const char *const known[] = {"public_url", "session_lifetime", "throttling", NULL};
+    struct idp_config *c = &x->c->idp;
+    c->session_lifetime = IDP_DEFAULT_SESSION_LIFETIME;
+    c->throttle_max_failures = IDP_DEFAULT_THROTTLE_MAX_FAILURES;
+    c->throttle_window = IDP_DEFAULT_THROTTLE_WINDOW;
+    c->throttle_lockout = IDP_DEFAULT_THROTTLE_LOCKOUT;
+    if (idp == NULL) {
+        return 0;
+    }
+    if (!json_is_object(idp)) {
+        return bad(x, idp, "idp", "expected a mapping with public_url");
+    }
+    x->c->idp_enabled = true;
+    if (check_keys(x, idp, "idp", known) != 0 ||
+        admin_get_string(&x->a, idp, "public_url", "idp", &c->public_url) != 0 ||
+        admin_opt_duration(&x->a, idp, "session_lifetime", "idp", 60,
+                           ADMIN_MAX_SESSION_LIFETIME, &c->session_lifetime) != 0) {
+        return -1;
+    }
+    if (check_public_url(c->public_url) != 0) {
+        return bad(x, json_object_get(idp, "public_url"), "idp.public_url",
+                   "expected http(s)://HOST[:PORT] without a path");
+    }
+    c->cookie_secure = strncmp(c->public_url, "https://", 8) == 0;
+    return load_throttling(x, json_object_get(idp, "throttling"));
+}
+
 int admin_config_load(const char *path_z, struct admin_config *c, struct err *e)
 {
-    static const char *const known[] = {"server", "log_level", "store", NULL};
+    static const char *const known[] = {"server", "log_level", "store",        "idp",
+                                        "users",  "groups",    "providers",    "applications",
+                                        NULL};
     memset(c, 0, sizeof *c);
     if (util_yaml_load_file(path_z, &c->doc, e) != 0) {
         return -1;
     }
-    struct cfgctx x = {c, e};
+    struct cfgctx x = {c, {&c->doc, e}};
     if (!json_is_object(c->doc.root)) {
         return bad(&x, c->doc.root, "(top level)", "expected a mapping");
     }
@@ -279,7 +327,10 @@ int admin_config_load(const char *path_z, struct admin_config *c, struct err *e)
     if (store != NULL && load_string(&x, store, NULL, "store", &c->store_url) != 0) {
         return -1;
     }
-    return load_log_level(&x);
+    if (load_log_level(&x) != 0) {
+        return -1;
+    }
+    return load_idp(&x, json_object_get(c->doc.root, "idp"));
 }
 
 void admin_config_free(struct admin_config *c)
@@ -292,6 +343,7 @@ void admin_config_free(struct admin_config *c)
     free(c->server.listen);
     free(c->data_dir);
     util_free_secret(c->store_url); /* may hold a database password */
+    free(c->idp.public_url);
     util_yaml_free(&c->doc);
     memset(c, 0, sizeof *c);
 }

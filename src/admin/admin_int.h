@@ -1,0 +1,43 @@
+/*
+ * admin internals: field-by-field validation of YAML/JSON objects with errors that name the
+ * file, the line and the field ("postern.yaml:12: providers[0].client_type: expected ...").
+ */
+#ifndef POSTERN_ADMIN_INT_H
+#define POSTERN_ADMIN_INT_H
+
+#include "admin/admin.h"
+
+#include <jansson.h>
+
+#define ADMIN_FIELD_MAX 160
+
+struct admin_ctx {
+    const struct yaml_doc *doc; /* for line numbers; NULL for JSON from the API */
+    struct err *e;
+};
+
+/* "FILE:LINE: FIELD: message" (or "FIELD: message" without a document). Returns -1. */
+int admin_bad(const struct admin_ctx *x, const json_t *node, const char *field,
+              const char *fmt, ...) UTIL_PRINTF(4, 5);
+/* Refuses keys of obj outside known (NULL-terminated). field is the object's path. */
+int admin_check_keys(const struct admin_ctx *x, const json_t *obj, const char *field,
+                     const char *const *known);
+/* A required non-empty string; a missing one is reported at parent's line. *out is xmalloc'd. */
+int admin_get_string(const struct admin_ctx *x, const json_t *obj, const char *key,
+                     const char *field, char **out);
+/* An optional string: *out stays as it is (NULL or a previous value) when key is absent. */
+int admin_opt_string(const struct admin_ctx *x, const json_t *obj, const char *key,
+                     const char *field, char **out);
+int admin_opt_bool(const struct admin_ctx *x, const json_t *obj, const char *key,
+                   const char *field, bool *out);
+/* A duration ("1m", "24h", "30d") or a whole number of seconds, within [min, max]. */
+int admin_opt_duration(const struct admin_ctx *x, const json_t *obj, const char *key,
+                       const char *field, int64_t min, int64_t max, int64_t *out);
+/* One of the NULL-terminated choices; *out is xmalloc'd (left alone when absent). */
+int admin_opt_enum(const struct admin_ctx *x, const json_t *obj, const char *key,
+                   const char *field, const char *const *choices, char **out);
+/* field + "." + key, or field + "[i]". */
+void admin_field(char out[ADMIN_FIELD_MAX], const char *field, const char *key);
+void admin_field_i(char out[ADMIN_FIELD_MAX], const char *field, size_t i);
+
+#endif
