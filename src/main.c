@@ -10,14 +10,17 @@
 
 #include "admin/admin.h"
 #include "http/http.h"
+#include "idp/idp.h"
+#include "oidc/oidc.h"
 #include "store/store.h"
+#include "web/web.h"
 #include "util/util.h"
 
 #ifndef POSTERN_VERSION
 #define POSTERN_VERSION "0.1.0"
 #endif
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE ADMIN_EXIT_USAGE
 
 static const char usage_main[] =
     "Usage: postern COMMAND [OPTIONS]\n"
@@ -27,6 +30,12 @@ static const char usage_main[] =
     "\n"
     "Commands:\n"
     "  serve --config FILE   run the server described by FILE (YAML)\n"
+    "  apply --config FILE OBJECTS.yaml...\n"
+    "                        create or update users, groups, providers, applications\n"
+    "  user add|passwd|list|del   manage users\n"
+    "  group add|list|del    manage groups\n"
+    "  provider show NAME    print a provider's client ID, secret and URLs\n"
+    "  events                list recent events (logins, tokens, changes)\n"
     "  version               print the version\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n"
@@ -73,19 +82,6 @@ static void healthz(struct http_req *req, void *ctx)
     http_respond(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
 }
 
-/* Creates the data directory (one level) with mode 0700 when it does not exist. */
-static int ensure_data_dir(const char *dir, struct err *e)
-{
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        return err_set(e, errno, "data_dir %s: %s", dir, strerror(errno));
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        return err_set(e, ENOTDIR, "data_dir %s: not a directory", dir);
-    }
-    return 0;
-}
-
 /* Runs once the server accepts and handles SIGTERM: a supervisor may rely on these lines. */
 static void announce(struct http_server *srv, void *arg)
 {
@@ -98,42 +94,88 @@ static void announce(struct http_server *srv, void *arg)
     }
 }
 
-/* Opens the store and brings its schema up to date; refuses a schema newer than ours. */
-static int prepare_store(const struct admin_config *cfg, struct err *e)
+/* Everything `serve` holds while it runs. */
+struct serve_state {
+    struct web *web;
+    struct idp idp;
+    bool idp_ready;
+    struct http_router *router;
+};
+
+/* Opens the store, brings its schema up to date (refusing a schema newer than ours), and for
+ * the IdP loads or creates its secret and keys, then applies the objects of the config file. */
+static int prepare_store(struct admin_config *cfg, struct serve_state *st, struct err *e)
 {
     char *url = cfg->store_url ? xstrdup(cfg->store_url) : store_default_url(cfg->data_dir);
-    struct store *st = store_open(url, e);
+    struct store *s = store_open(url, e);
+    int rc = s != NULL && store_migrate(s, e) == 0 ? store_global_init(url, e) : -1;
     util_free_secret(url);
-    if (st == NULL) {
+    if (rc == 0 && cfg->idp_enabled) {
+        struct admin_apply_stats stats;
+        rc = idp_init(&st->idp, &cfg->idp, s, e);
+        st->idp_ready = rc == 0;
+        if (rc == 0 && (rc = admin_apply(s, &cfg->doc, cfg->doc.root, &stats, e)) == 0) {
+            rc = idp_keys_sync(&st->idp, s, NULL, e);
+            log_info("config objects: %d created, %d updated", stats.created, stats.updated);
+        }
+    }
+    store_close(s);
+    return rc;
+}
+
+static int add_routes(struct admin_config *cfg, struct serve_state *st, struct err *e)
+{
+    st->router = http_router_new();
+    http_router_add(st->router, NULL, "/healthz", healthz, NULL, 0);
+    if (!cfg->idp_enabled) {
+        return 0;
+    }
+    st->web = web_new(NULL, e);
+    if (st->web == NULL) {
         return -1;
     }
-    int rc = store_migrate(st, e);
-    store_close(st);
-    return rc;
+    st->idp.web = st->web;
+    if (idp_routes(st->router, &st->idp) != 0 || oidc_routes(st->router, &st->idp) != 0) {
+        return err_set(e, 0, "cannot register the IdP's routes");
+    }
+    return 0;
+}
+
+static void serve_state_free(struct serve_state *st)
+{
+    oidc_shutdown();
+    http_router_free(st->router);
+    if (st->idp_ready) {
+        idp_free(&st->idp);
+    }
+    web_free(st->web);
+    store_global_shutdown();
 }
 
 static int serve_run(struct admin_config *cfg)
 {
     struct err e = {0};
-    if (ensure_data_dir(cfg->data_dir, &e) != 0 || prepare_store(cfg, &e) != 0) {
+    struct serve_state st = {0};
+    struct http_server *srv = NULL;
+    int rc = 1;
+    if (admin_ensure_data_dir(cfg->data_dir, &e) != 0 || prepare_store(cfg, &st, &e) != 0 ||
+        add_routes(cfg, &st, &e) != 0) {
         log_error("%s", e.msg);
-        return 1;
+        goto done;
     }
-    struct http_router *router = http_router_new();
-    http_router_add(router, NULL, "/healthz", healthz, NULL, 0);
     cfg->server.on_ready = announce;
     cfg->server.on_ready_arg = cfg;
-    struct http_server *srv = http_server_new(&cfg->server, router, &e);
+    srv = http_server_new(&cfg->server, st.router, &e);
     if (srv == NULL) {
         log_error("cannot start the server: %s", e.msg);
-        http_router_free(router);
-        return 1;
+        goto done;
     }
-    int rc = http_server_run(srv);
+    rc = http_server_run(srv) == 0 ? 0 : 1;
     http_server_free(srv);
-    http_router_free(router);
     log_info("stopped");
-    return rc == 0 ? 0 : 1;
+done:
+    serve_state_free(&st);
+    return rc;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -194,6 +236,11 @@ struct command {
 
 static const struct command commands[] = {
     {"serve", cmd_serve, usage_serve},
+    {"apply", admin_cmd_apply, NULL},
+    {"user", admin_cmd_user, NULL},
+    {"group", admin_cmd_group, NULL},
+    {"provider", admin_cmd_provider, NULL},
+    {"events", admin_cmd_events, NULL},
     {"version", cmd_version, usage_version},
 };
 
@@ -217,6 +264,11 @@ static int cmd_help(int argc, char **argv)
     if (c == NULL) {
         fprintf(stderr, "postern: unknown command '%s'\n\n%s", argv[1], usage_main);
         return EXIT_USAGE;
+    }
+    if (c->usage == NULL) {
+        /* The command prints its own help. */
+        char *help_argv[] = {argv[1], "--help", NULL};
+        return c->run(2, help_argv);
     }
     fputs(c->usage, stdout);
     return 0;

@@ -12,6 +12,7 @@
 #define ADMIN_DEFAULT_LISTEN "127.0.0.1:8080"
 #define ADMIN_DEFAULT_DATA_DIR "./data"
 #define ADMIN_MAX_LISTEN 16
+#define ADMIN_EXIT_USAGE 2 /* exit status of a usage or configuration error */
 
 struct admin_config {
     struct http_server_config server; /* listen[] owned here */
@@ -45,5 +46,31 @@ struct admin_apply_stats {
  * NULL for JSON). Nothing is written when any object is refused. */
 int admin_apply(struct store *s, const struct yaml_doc *doc, const json_t *root,
                 struct admin_apply_stats *st, struct err *e);
+
+/* ---- the management commands ---- */
+
+/* What a command works on: the config, the store, the IdP's keys and secret. */
+struct admin_cli {
+    struct admin_config cfg;
+    struct store *store;
+    struct idp idp;
+};
+
+/* Loads config_z, creates the data directory, opens and migrates the store, loads or creates
+ * the IdP's secret and default signing key. admin_cli_close is needed even on error. */
+int admin_cli_open(const char *config_z, struct admin_cli *cli, struct err *e);
+void admin_cli_close(struct admin_cli *cli);
+/* Creates the data directory (one level, mode 0700) when it does not exist. */
+int admin_ensure_data_dir(const char *dir_z, struct err *e);
+/* Applies an OBJECTS file (only users, groups, providers, applications at the top). */
+int admin_apply_objects(struct store *s, const struct yaml_doc *doc,
+                        struct admin_apply_stats *st, struct err *e);
+
+/* The subcommands, for main: argv[0] is the command's name. Each returns an exit status. */
+int admin_cmd_apply(int argc, char **argv);
+int admin_cmd_user(int argc, char **argv);
+int admin_cmd_group(int argc, char **argv);
+int admin_cmd_provider(int argc, char **argv);
+int admin_cmd_events(int argc, char **argv);
 
 #endif

@@ -19,6 +19,8 @@ struct admin_ctx {
 /* "FILE:LINE: FIELD: message" (or "FIELD: message" without a document). Returns -1. */
 int admin_bad(const struct admin_ctx *x, const json_t *node, const char *field,
               const char *fmt, ...) UTIL_PRINTF(4, 5);
+/* Prefixes x->e's message (e.g. from the store) with "FILE:LINE: FIELD". Returns -1. */
+int admin_prefix(const struct admin_ctx *x, const json_t *node, const char *field);
 /* Refuses keys of obj outside known (NULL-terminated). field is the object's path. */
 int admin_check_keys(const struct admin_ctx *x, const json_t *obj, const char *field,
                      const char *const *known);
@@ -39,5 +41,30 @@ int admin_opt_enum(const struct admin_ctx *x, const json_t *obj, const char *key
 /* field + "." + key, or field + "[i]". */
 void admin_field(char out[ADMIN_FIELD_MAX], const char *field, const char *key);
 void admin_field_i(char out[ADMIN_FIELD_MAX], const char *field, size_t i);
+
+/* ---- the management commands (cli*.c) ---- */
+
+#define ADMIN_CLI_MAX_GROUPS 64
+#define ADMIN_CLI_LIST_MAX 1000
+/* The IdP origin used by commands when the config has no `idp:` section: only the store's
+ * secret and keys are needed then, never a URL. */
+#define ADMIN_NO_PUBLIC_URL "http://localhost"
+
+struct admin_cli_opts {
+    const char *config;
+    const char *name;
+    const char *email;
+    const char *action;
+    const char *groups[ADMIN_CLI_MAX_GROUPS];
+    size_t ngroups;
+    bool password;
+    long limit;
+};
+
+int admin_parse_opts(int argc, char **argv, const char *usage, struct admin_cli_opts *o);
+int admin_usage_error(const char *usage, const char *msg);
+/* A password from the terminal without echo (asked twice when confirm), else one line of
+ * stdin. A secret: util_free_secret it. */
+char *admin_read_password(bool confirm, struct err *e);
 
 #endif

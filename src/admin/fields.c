@@ -139,3 +139,11 @@ int admin_opt_enum(const struct admin_ctx *x, const json_t *obj, const char *key
     admin_field(f, field, key);
     return admin_bad(x, v, f, "expected one of %s", list);
 }
+
+int admin_prefix(const struct admin_ctx *x, const json_t *node, const char *field)
+{
+    if (x->doc == NULL) {
+        return err_prefix(x->e, "%s", field);
+    }
+    return err_prefix(x->e, "%s:%d: %s", x->doc->path, util_yaml_line(x->doc, node), field);
+}

@@ -241,7 +241,7 @@ static int apply_provider(const struct admin_ctx *x, struct store *s, const json
     provider_generated(&p);
     bool created = false;
     if (store_provider_upsert(s, &p, &created, x->e) != 0) {
-        err_prefix(x->e, "%s", field);
+        admin_prefix(x, obj, field);
         goto done;
     }
     st->created += created;
@@ -329,7 +329,7 @@ static int apply_bindings(const struct admin_ctx *x, struct store *s, const json
         rc = load_binding(x, s, json_array_get(list, i), fi, i, &v[i]);
     }
     if (rc == 0 && store_app_bindings_set(s, app_id, v, n, x->e) != 0) {
-        rc = err_prefix(x->e, "%s", f);
+        rc = admin_prefix(x, list, f);
     }
     free(v);
     json_decref((json_t *)list);
@@ -400,7 +400,7 @@ static int apply_app(const struct admin_ctx *x, struct store *s, const json_t *o
     }
     bool created = false;
     if (store_app_upsert(s, &a, &created, x->e) != 0) {
-        err_prefix(x->e, "%s", field);
+        admin_prefix(x, obj, field);
         goto done;
     }
     if (apply_bindings(x, s, obj, field, a.id) != 0) {

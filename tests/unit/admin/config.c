@@ -59,7 +59,7 @@ static void test_errors_name_file_line_field(void **state)
     expect_error("loglevel.yaml",
                  "loglevel.yaml:1: log_level: expected one of debug, info, warn, error");
     expect_error("notmap.yaml", "notmap.yaml:1: server: expected a mapping");
-    expect_error("unknown_top.yaml", "unknown_top.yaml:2: idp: unknown field");
+    expect_error("unknown_top.yaml", "unknown_top.yaml:2: frobs: unknown field");
 }
 
 static void test_syntax_and_missing_file(void **state)
@@ -90,6 +90,28 @@ static void test_defaults(void **state)
     admin_config_free(&c);
 }
 
+static void test_idp_section(void **state)
+{
+    (void)state;
+    struct admin_config c;
+    struct err e = {0};
+    assert_int_equal(admin_config_load("idp.yaml", &c, &e), 0);
+    assert_true(c.idp_enabled);
+    assert_string_equal(c.idp.public_url, "https://auth.example.com");
+    assert_true(c.idp.cookie_secure);
+    assert_int_equal(c.idp.session_lifetime, 8 * 3600);
+    assert_int_equal(c.idp.throttle_max_failures, 3);
+    assert_int_equal(c.idp.throttle_window, 600);
+    assert_int_equal(c.idp.throttle_lockout, 3600);
+    admin_config_free(&c);
+    assert_int_equal(admin_config_load("full.yaml", &c, &e), 0);
+    assert_false(c.idp_enabled);
+    admin_config_free(&c);
+    expect_error("idp_path.yaml",
+                 "idp_path.yaml:2: idp.public_url: expected http(s)://HOST[:PORT] without a path");
+    expect_error("idp_nourl.yaml", "idp_nourl.yaml:2: idp.public_url: is required");
+}
+
 static void test_addresses(void **state)
 {
     (void)state;
@@ -109,6 +131,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_file_line_field),
         cmocka_unit_test(test_syntax_and_missing_file),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_idp_section),
         cmocka_unit_test(test_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
