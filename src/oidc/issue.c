@@ -9,6 +9,7 @@
 #include "idp/idp.h"
 #include "keys/keys.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void oidc_strv_free(char **v)

@@ -8,7 +8,9 @@
  * must also be structurally plain (oidc_redirect_uri_sane): a permissive pattern such as
  * "https://a\.example/cb.*" must not let "https://a.example/cb/../../other" or
  * "https://a.example/cb\@evil" through, because browsers resolve those differently from
- * the string the pattern saw.
+ * the string the pattern saw. What no check here can fix is a pattern that lets the host
+ * vary ("https://.*\.example\.com/cb" accepts "https://evil.com?.example.com/cb"): write
+ * the host literally, dots escaped.
  */
 #include "oidc/oidc.h"
 

@@ -654,6 +654,20 @@ def authorize_redirect_errors(t):
     r = authorize(idp, s, ui_locales='fr', foo='bar')
     t.eq(r.status_code, 302)
     t.ok(r.headers['Location'].startswith(LOGIN_PATH))
+    # login_hint prefills the login form
+    r = authorize(idp, s, login_hint='alice')
+    f = login_form(t, idp, s, r.headers['Location'])
+    t.eq(f['fields'].get('username'), 'alice')
+    # POST works like GET; the login page brings the browser back with the same request
+    r = s.post(idp.url('/application/o/authorize/'), data=auth_params(state='posted'),
+               allow_redirects=False)
+    t.eq(r.status_code, 302)
+    r = follow_local(idp, s, log_in(t, idp, s, r.headers['Location']))
+    t.ok(r.headers['Location'].startswith(CB + '?code='), r.headers['Location'])
+    t.eq(query_of(r.headers['Location'])['state'], 'posted')
+    r = s.post(idp.url('/application/o/authorize/'), data=auth_params(response_type='token'),
+               allow_redirects=False)
+    t.eq(query_of(r.headers['Location'])['error'], 'unsupported_response_type')
 
 
 @h.test
