@@ -42,6 +42,10 @@ int admin_opt_enum(const struct admin_ctx *x, const json_t *obj, const char *key
 void admin_field(char out[ADMIN_FIELD_MAX], const char *field, const char *key);
 void admin_field_i(char out[ADMIN_FIELD_MAX], const char *field, size_t i);
 
+/* keypairs.c: one element of `certificate_keypairs`. */
+int admin_apply_keypair(const struct admin_ctx *x, struct store *s, const json_t *obj,
+                        const char *field, struct admin_apply_stats *st);
+
 /* ---- the management commands (cli*.c) ---- */
 
 #define ADMIN_CLI_MAX_GROUPS 64

@@ -215,7 +215,8 @@ int admin_cmd_apply(int argc, char **argv)
 int admin_apply_objects(struct store *s, const struct yaml_doc *doc,
                         struct admin_apply_stats *st, struct err *e)
 {
-    static const char *const known[] = {"users", "groups", "providers", "applications", NULL};
+    static const char *const known[] = {"users",        "groups",           "providers",
+                                        "applications", "certificate_keypairs", NULL};
     struct admin_ctx x = {doc, e};
     if (!json_is_object(doc->root)) {
         return admin_bad(&x, doc->root, "(top level)",

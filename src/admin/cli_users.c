@@ -42,6 +42,16 @@ static int fail(struct admin_cli *cli, const struct err *e)
     return 1;
 }
 
+/* model_created / model_updated / model_deleted (issue 3, "Events"): the kind of object and
+ * its name, never a password. */
+static void model_event(struct admin_cli *cli, const char *action_z, const char *model_z,
+                        const char *name_z)
+{
+    json_t *ctx = json_pack("{s:s, s:s}", "model", model_z, "name", name_z);
+    idp_event(cli->store, action_z, NULL, NULL, NULL, ctx);
+    json_decref(ctx);
+}
+
 static int user_add(struct admin_cli *cli, const struct admin_cli_opts *o, const char *username)
 {
     struct err e = {0};
@@ -79,6 +89,9 @@ static int user_add(struct admin_cli *cli, const struct admin_cli_opts *o, const
     if (rc != 0) {
         return fail(cli, &e);
     }
+    if (up.changed) {
+        model_event(cli, up.created ? "model_created" : "model_updated", "user", username);
+    }
     printf("user %s %s\n", username, up.created ? "created" : "updated");
     return 0;
 }
@@ -99,6 +112,7 @@ static int user_passwd(struct admin_cli *cli, const char *username)
     }
     util_free_secret(pw);
     store_user_free(&u);
+    model_event(cli, "model_updated", "user", username);
     printf("password of %s changed; their sessions have ended\n", username);
     return 0;
 }
@@ -146,6 +160,7 @@ static int user_del(struct admin_cli *cli, const char *username)
     if (rc != 0) {
         return fail(cli, &e);
     }
+    model_event(cli, "model_deleted", "user", username);
     printf("user %s deleted\n", username);
     return 0;
 }
@@ -203,6 +218,9 @@ static int group_run(struct admin_cli *cli, const char *sub, const char *name)
         if (rc != 0) {
             return fail(cli, &e);
         }
+        if (up.created) {
+            model_event(cli, "model_created", "group", name);
+        }
         printf("group %s %s\n", name, up.created ? "created" : "exists");
         return 0;
     }
@@ -219,6 +237,7 @@ static int group_run(struct admin_cli *cli, const char *sub, const char *name)
         if (rc != 0) {
             return fail(cli, &e);
         }
+        model_event(cli, "model_deleted", "group", name);
         printf("group %s deleted\n", name);
         return 0;
     }

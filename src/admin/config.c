@@ -309,8 +309,9 @@ static int load_idp(struct cfgctx *x, const json_t *idp)
 
 int admin_config_load(const char *path_z, struct admin_config *c, struct err *e)
 {
-    static const char *const known[] = {"server", "log_level", "store",        "idp",
-                                        "users",  "groups",    "providers",    "applications",
+    static const char *const known[] = {"server",       "log_level", "store",
+                                        "idp",          "users",     "groups",
+                                        "providers",    "applications", "certificate_keypairs",
                                         NULL};
     memset(c, 0, sizeof *c);
     if (util_yaml_load_file(path_z, &c->doc, e) != 0) {

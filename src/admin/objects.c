@@ -24,6 +24,19 @@ static const char *const sub_modes[] = {"hashed_user_id", "user_id",    "user_uu
                                         "user_username",  "user_email", NULL};
 static const char *const engine_modes[] = {"any", "all", NULL};
 
+/* ---- events ---------------------------------------------------------------------------- */
+
+/* model_created / model_updated (issue 3, "Events"), recorded in the caller's transaction so
+ * that a refused file leaves no event either. Only the kind of object and its name: never a
+ * field's value (a client secret, a password). app_z: the slug of an application. */
+static void model_event(struct store *s, bool created, const char *model_z, const char *name_z,
+                        const char *app_z)
+{
+    json_t *ctx = json_pack("{s:s, s:s}", "model", model_z, "name", name_z);
+    idp_event(s, created ? "model_created" : "model_updated", NULL, NULL, app_z, ctx);
+    json_decref(ctx);
+}
+
 /* ---- users and groups: validated by src/idp -------------------------------------------- */
 
 typedef int (*idp_upsert_fn)(struct store *s, const json_t *obj, const char *path_z,
@@ -31,7 +44,8 @@ typedef int (*idp_upsert_fn)(struct store *s, const json_t *obj, const char *pat
 
 /* idp's messages name the field; the file and line come from the node it points at. */
 static int apply_idp(const struct admin_ctx *x, struct store *s, const json_t *obj,
-                     const char *field, struct admin_apply_stats *st, idp_upsert_fn fn)
+                     const char *field, struct admin_apply_stats *st, idp_upsert_fn fn,
+                     const char *model_z, const char *key_z)
 {
     struct idp_upsert up = {0};
     if (fn(s, obj, field, &up, x->e) != 0) {
@@ -43,19 +57,23 @@ static int apply_idp(const struct admin_ctx *x, struct store *s, const json_t *o
     }
     st->created += up.created;
     st->updated += !up.created && up.changed;
+    if (up.changed) {
+        /* The upsert validated obj: key_z names a string. */
+        model_event(s, up.created, model_z, json_string_value(json_object_get(obj, key_z)), NULL);
+    }
     return 0;
 }
 
 static int apply_group(const struct admin_ctx *x, struct store *s, const json_t *obj,
                        const char *field, struct admin_apply_stats *st)
 {
-    return apply_idp(x, s, obj, field, st, idp_group_upsert);
+    return apply_idp(x, s, obj, field, st, idp_group_upsert, "group", "name");
 }
 
 static int apply_user(const struct admin_ctx *x, struct store *s, const json_t *obj,
                       const char *field, struct admin_apply_stats *st)
 {
-    return apply_idp(x, s, obj, field, st, idp_user_upsert);
+    return apply_idp(x, s, obj, field, st, idp_user_upsert, "user", "username");
 }
 
 /* ---- providers ----------------------------------------------------------------------- */
@@ -214,6 +232,29 @@ static void provider_generated(struct store_provider *p)
     }
 }
 
+static bool text_same(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Whether applying changed any stored field of an existing provider (for model_updated and
+ * the "updated" count: re-applying the same file at every start changes nothing). */
+static bool provider_same(const struct store_provider *a, const struct store_provider *b)
+{
+    const char *sa = a->client_secret ? a->client_secret : "";
+    const char *sb = b->client_secret ? b->client_secret : "";
+    return text_same(a->authorization_flow, b->authorization_flow) &&
+           text_same(a->client_type, b->client_type) && text_same(a->client_id, b->client_id) &&
+           util_ct_equal(sa, strlen(sa), sb, strlen(sb)) &&
+           text_same(a->redirect_uris, b->redirect_uris) &&
+           text_same(a->signing_key, b->signing_key) &&
+           a->access_code_validity == b->access_code_validity &&
+           a->access_token_validity == b->access_token_validity &&
+           a->refresh_token_validity == b->refresh_token_validity &&
+           text_same(a->sub_mode, b->sub_mode) &&
+           a->include_claims_in_id_token == b->include_claims_in_id_token;
+}
+
 static int apply_provider(const struct admin_ctx *x, struct store *s, const json_t *obj,
                           const char *field, struct admin_apply_stats *st)
 {
@@ -221,12 +262,15 @@ static int apply_provider(const struct admin_ctx *x, struct store *s, const json
         return admin_bad(x, obj, field, "expected a mapping with at least a name");
     }
     char *name = NULL;
-    struct store_provider p = {0};
+    struct store_provider p = {0}, before = {0};
     int rc = -1;
     if (admin_get_string(x, obj, "name", field, &name) != 0) {
         goto done;
     }
     int found = store_provider_get_by_name(s, name, &p, x->e);
+    if (found == 0) {
+        found = store_provider_get_by_name(s, name, &before, x->e); /* kept to compare */
+    }
     if (found < 0) {
         goto done;
     }
@@ -239,17 +283,23 @@ static int apply_provider(const struct admin_ctx *x, struct store *s, const json
         goto done;
     }
     provider_generated(&p);
-    bool created = false;
+    bool created = found == STORE_NOT_FOUND;
+    if (!created && provider_same(&before, &p)) {
+        rc = 0; /* nothing to write */
+        goto done;
+    }
     if (store_provider_upsert(s, &p, &created, x->e) != 0) {
         admin_prefix(x, obj, field);
         goto done;
     }
     st->created += created;
     st->updated += !created;
+    model_event(s, created, "provider", name, NULL);
     rc = 0;
 done:
     free(name);
     store_provider_free(&p);
+    store_provider_free(&before);
     return rc;
 }
 
@@ -307,8 +357,27 @@ done:
     return rc;
 }
 
+/* Whether the bindings stored for app_id are exactly v[0..n). 0 or -1. */
+static int bindings_same(struct store *s, int64_t app_id, const struct store_binding *v, size_t n,
+                         bool *same, struct err *e)
+{
+    struct store_binding_list have = {0};
+    if (store_app_bindings(s, app_id, &have, e) != 0) {
+        return -1;
+    }
+    *same = have.n == n;
+    for (size_t i = 0; *same && i < n; i++) {
+        const struct store_binding *a = &have.v[i], *b = &v[i];
+        *same = a->order == b->order && a->user_id == b->user_id && a->group_id == b->group_id &&
+                a->negate == b->negate && a->enabled == b->enabled;
+    }
+    store_binding_list_free(&have);
+    return 0;
+}
+
+/* *changed (may stay as it is) becomes true when the bindings differ from the stored ones. */
 static int apply_bindings(const struct admin_ctx *x, struct store *s, const json_t *obj,
-                          const char *field, int64_t app_id)
+                          const char *field, int64_t app_id, bool *changed)
 {
     const json_t *list = json_object_get(obj, "bindings");
     char f[ADMIN_FIELD_MAX];
@@ -328,8 +397,15 @@ static int apply_bindings(const struct admin_ctx *x, struct store *s, const json
         admin_field_i(fi, f, i);
         rc = load_binding(x, s, json_array_get(list, i), fi, i, &v[i]);
     }
-    if (rc == 0 && store_app_bindings_set(s, app_id, v, n, x->e) != 0) {
+    bool same = false;
+    if (rc == 0 && !*changed && bindings_same(s, app_id, v, n, &same, x->e) != 0) {
         rc = admin_prefix(x, list, f);
+    }
+    if (rc == 0 && !same) {
+        *changed = true;
+        if (store_app_bindings_set(s, app_id, v, n, x->e) != 0) {
+            rc = admin_prefix(x, list, f);
+        }
     }
     free(v);
     json_decref((json_t *)list);
@@ -389,7 +465,7 @@ static int apply_app(const struct admin_ctx *x, struct store *s, const json_t *o
     if (!json_is_object(obj)) {
         return admin_bad(x, obj, field, "expected a mapping with name and slug");
     }
-    struct store_app a = {0};
+    struct store_app a = {0}, before = {0};
     int rc = -1;
     if (admin_get_string(x, obj, "slug", field, &a.slug) != 0) {
         goto done;
@@ -398,19 +474,35 @@ static int apply_app(const struct admin_ctx *x, struct store *s, const json_t *o
     if (load_app(x, s, obj, field, &a) != 0) {
         goto done;
     }
+    int found = store_app_get_by_slug(s, a.slug, &before, x->e);
+    if (found < 0) {
+        goto done;
+    }
+    /* A new application, or one whose fields (or, below, bindings) differ. */
+    bool changed = found == STORE_NOT_FOUND || !text_same(before.name, a.name) ||
+                   before.provider_id != a.provider_id ||
+                   !text_same(before.policy_engine_mode, a.policy_engine_mode) ||
+                   !text_same(before.meta, a.meta);
     bool created = false;
     if (store_app_upsert(s, &a, &created, x->e) != 0) {
         admin_prefix(x, obj, field);
         goto done;
     }
-    if (apply_bindings(x, s, obj, field, a.id) != 0) {
+    if (apply_bindings(x, s, obj, field, a.id, &changed) != 0) {
         goto done;
     }
     st->created += created;
-    st->updated += !created;
+    st->updated += !created && changed;
+    if (changed) {
+        json_t *ctx =
+            json_pack("{s:s, s:s, s:s}", "model", "application", "name", a.name, "slug", a.slug);
+        idp_event(s, created ? "model_created" : "model_updated", NULL, NULL, a.slug, ctx);
+        json_decref(ctx);
+    }
     rc = 0;
 done:
     store_app_free(&a);
+    store_app_free(&before);
     return rc;
 }
 
@@ -453,6 +545,7 @@ int admin_apply(struct store *s, const struct yaml_doc *doc, const json_t *root,
     /* Order matters: users join groups, applications name providers and bind both. */
     if (apply_list(&x, s, root, "groups", apply_group, st) != 0 ||
         apply_list(&x, s, root, "users", apply_user, st) != 0 ||
+        apply_list(&x, s, root, "certificate_keypairs", admin_apply_keypair, st) != 0 ||
         apply_list(&x, s, root, "providers", apply_provider, st) != 0 ||
         apply_list(&x, s, root, "applications", apply_app, st) != 0) {
         struct err ignored = {0};

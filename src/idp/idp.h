@@ -100,6 +100,13 @@ int idp_init(struct idp *idp, const struct idp_config *cfg, struct store *s, str
 /* Frees the ring and the config copy, wipes the secret. A zeroed idp is fine. */
 void idp_free(struct idp *idp);
 
+/* Creates the certificate-key pair name_z (alg: JOSE_ALG_RS256 → RSA-2048, JOSE_ALG_ES256 →
+ * P-256, JOSE_ALG_EDDSA → Ed25519; self-signed certificate) in the store unless a pair of that
+ * name exists; *created (may be NULL) says which. Blocking. Call idp_keys_sync afterwards for a
+ * running IdP to use it. */
+int idp_keypair_create(struct store *s, const char *name_z, enum jose_alg alg, bool *created,
+                       struct err *e);
+
 /* The key ring refuses names outside [A-Za-z0-9._-] (it makes file names of them) while the
  * store names pairs like Authentik ("postern Self-signed Certificate"): a pair is imported
  * under its name with every other byte replaced by '_', truncated to KEYS_NAME_MAX,

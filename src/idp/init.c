@@ -123,9 +123,10 @@ void idp_key_ring_name(const char *store_name_z, char out[KEYS_NAME_MAX + 1])
     out[k] = '\0';
 }
 
-/* Generates the default key in a ring of its own and offers it to the store; whichever
- * node's key the store kept is then imported like any other pair. */
-static int create_default_key(struct store *s, struct err *e)
+/* Generates the pair in a ring of its own and offers it to the store; whichever node's pair
+ * the store kept is then imported like any other pair. */
+int idp_keypair_create(struct store *s, const char *name_z, enum jose_alg alg, bool *created,
+                       struct err *e)
 {
     char ring_name[KEYS_NAME_MAX + 1], kid[KEYS_KID_MAX];
     struct keys *tmp = keys_new();
@@ -133,16 +134,16 @@ static int create_default_key(struct store *s, struct err *e)
     size_t key_len = 0;
     struct store_keypair out = {0};
     int ret = -1;
-    idp_key_ring_name(IDP_DEFAULT_KEY_NAME, ring_name);
-    if (keys_generate(tmp, ring_name, JOSE_ALG_RS256, 0, kid, e) < 0 ||
+    idp_key_ring_name(name_z, ring_name);
+    if (keys_generate(tmp, ring_name, alg, 0, kid, e) < 0 ||
         keys_export_pem(tmp, kid, &key_pem, &key_len, &cert_pem, e) < 0) {
-        err_prefix(e, "idp: default signing key");
+        err_prefix(e, "certificate-key pair \"%s\"", name_z);
         goto done;
     }
     struct store_keypair in = {
-        .name = (char *)IDP_DEFAULT_KEY_NAME,
+        .name = (char *)name_z,
         .kid = kid,
-        .alg = (char *)"RS256",
+        .alg = (char *)jose_alg_name(alg),
         .key_pem = key_pem,
         .cert_pem = cert_pem,
     };
@@ -151,7 +152,11 @@ static int create_default_key(struct store *s, struct err *e)
         goto done;
     }
     if (inserted) {
-        log_info("idp: created the signing key \"%s\" (kid %s)", IDP_DEFAULT_KEY_NAME, kid);
+        log_info("idp: created the signing key \"%s\" (%s, kid %s)", name_z, jose_alg_name(alg),
+                 kid);
+    }
+    if (created != NULL) {
+        *created = inserted;
     }
     ret = 0;
 done:
@@ -160,6 +165,11 @@ done:
     free(cert_pem);
     keys_free(tmp);
     return ret;
+}
+
+static int create_default_key(struct store *s, struct err *e)
+{
+    return idp_keypair_create(s, IDP_DEFAULT_KEY_NAME, JOSE_ALG_RS256, NULL, e);
 }
 
 static int import_pair(struct keys *ring, const struct store_keypair *k, struct err *e)

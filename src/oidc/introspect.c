@@ -22,6 +22,21 @@ static bool looks_like_jwt(const char *t)
     return d1 != NULL && strchr(d1 + 1, '.') != NULL;
 }
 
+/* A user's token is active only while its user exists and is active (client_credentials
+ * tokens have no user): userinfo and the token endpoint refuse a deactivated user's tokens,
+ * and a resource server asking here must not be told otherwise. 1, 0, or -1 on error. */
+static int token_user_ok(struct store *s, int64_t user_id, struct err *e)
+{
+    if (user_id == 0) {
+        return 1;
+    }
+    struct store_user u = {0};
+    int rc = store_user_get_by_id(s, user_id, &u, e);
+    bool active = rc == 0 && u.is_active;
+    store_user_free(&u);
+    return rc < 0 ? -1 : active;
+}
+
 /* The common members of an active answer. */
 static json_t *active_body(struct oidc_job *j, struct store *s, const struct store_token *t,
                            const struct store_provider *p, const char *slug)
@@ -84,6 +99,10 @@ void oidc_introspect_work(struct oidc_job *j)
     if (looks_like_jwt(token)) {
         rc = oidc_access_token_check(j->o, s, token, &at, &e);
         if (rc == 0 && at.provider.id == c.p.id) {
+            int ok = token_user_ok(s, at.rec.user_id, &e);
+            rc = ok < 0 ? -1 : ok ? 0 : 1;
+        }
+        if (rc == 0 && at.provider.id == c.p.id) {
             json_t *b = active_body(j, s, &at.rec, &c.p, app.slug);
             const char *jti = json_string_value(json_object_get(at.claims, "jti"));
             json_object_set_new(b, "jti", json_string(jti ? jti : ""));
@@ -94,8 +113,12 @@ void oidc_introspect_work(struct oidc_job *j)
         rc = strlen(token) <= OIDC_TOKEN_MAX ? store_token_get(s, slice_z(token), &rt, &e) : 1;
         if (rc == 0 && rt.kind == STORE_TOKEN_REFRESH && rt.provider_id == c.p.id &&
             store_token_active(&rt)) {
-            oidc_reply_json(&j->reply, 200, active_body(j, s, &rt, &c.p, app.slug));
-            goto done;
+            int ok = token_user_ok(s, rt.user_id, &e);
+            if (ok > 0) {
+                oidc_reply_json(&j->reply, 200, active_body(j, s, &rt, &c.p, app.slug));
+                goto done;
+            }
+            rc = ok < 0 ? -1 : 1;
         }
     }
     if (rc < 0) {

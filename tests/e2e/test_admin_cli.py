@@ -162,5 +162,59 @@ def serve_applies_the_config_objects_and_events_are_listed(t):
     t.eq(rc, 0, err)
 
 
+@h.test
+def an_ec_keypair_signs_es256_tokens(t):
+    """certificate_keypairs makes an EC P-256 pair once; a provider using it signs ES256."""
+    import base64
+    import json
+    from jwcrypto import jwk, jwt
+    d, _, _ = setup()
+    port = h.free_port()
+    text = ('server: { listen: ["127.0.0.1:%d"], data_dir: %s }\n'
+            'idp: { public_url: "http://127.0.0.1:%d" }\n'
+            'certificate_keypairs:\n  - { name: ec signing, algorithm: ES256 }\n'
+            'providers:\n  - { name: EC, client_id: ec-client, client_secret: ec-secret-0123456789,'
+            ' signing_key: ec signing }\n'
+            'applications:\n  - { name: EC app, slug: ec-app, provider: EC }\n'
+            % (port, os.path.join(d, 'data'), port))
+    srv = h.start_postern(text)
+    r = h.request(port, 'GET', '/application/o/ec-app/jwks/')
+    t.eq(r.status, 200)
+    keys = json.loads(r.body)['keys']
+    t.eq(len(keys), 1)
+    t.eq(keys[0]['kty'], 'EC')
+    t.eq(keys[0]['alg'], 'ES256')
+    t.eq(keys[0]['crv'], 'P-256')
+    basic = base64.b64encode(b'ec-client:ec-secret-0123456789').decode()
+    r = h.request(port, 'POST', '/application/o/token/',
+                  headers={'Authorization': 'Basic ' + basic,
+                           'Content-Type': 'application/x-www-form-urlencoded'},
+                  body='grant_type=client_credentials&scope=openid')
+    t.eq(r.status, 200, r.body)
+    token = json.loads(r.body)['access_token']
+    header = json.loads(base64.urlsafe_b64decode(token.split('.')[0] + '=='))
+    t.eq(header['alg'], 'ES256')
+    t.eq(header['kid'], keys[0]['kid'])
+    key = jwk.JWK(**keys[0])
+    verified = jwt.JWT(jwt=token, key=key, algs=['ES256'])
+    t.eq(json.loads(verified.claims)['client_id'], 'ec-client')
+    t.eq(srv.stop(), 0)
+    # Applying the same pair again keeps it; another algorithm under the same name is refused.
+    srv = h.start_postern(text)
+    r = h.request(port, 'GET', '/application/o/ec-app/jwks/')
+    t.eq(json.loads(r.body)['keys'][0]['kid'], keys[0]['kid'])
+    t.eq(srv.stop(), 0)
+    cfg = os.path.join(d, 'plain.yaml')
+    with open(cfg, 'w') as f:
+        f.write('server: { data_dir: %s }\n' % os.path.join(d, 'data'))
+    bad = os.path.join(d, 'rsa.yaml')
+    with open(bad, 'w') as f:
+        f.write('certificate_keypairs:\n  - { name: ec signing, algorithm: RS256 }\n')
+    rc, _, err = pst('apply', '--config', cfg, bad)
+    t.eq(rc, 1)
+    t.contains(err, 'rsa.yaml:2: certificate_keypairs[0].algorithm: the pair "ec signing" exists '
+               'with ES256')
+
+
 if __name__ == '__main__':
     h.main()
