@@ -42,18 +42,6 @@ void http_chunked_init(struct http_chunked *c)
     c->state = CH_SIZE_FIRST;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
 /* A byte of a chunk extension or trailer field: anything but a control byte (HTAB allowed),
  * so that CR and LF can only appear as a CRLF pair. */
 static bool text_byte(unsigned char c)
@@ -67,7 +55,7 @@ static int step_line(struct http_chunked *c, unsigned char ch)
     switch (c->state) {
     case CH_SIZE_FIRST:
     case CH_SIZE: {
-        int v = hexval(ch);
+        int v = util_hex_digit(ch);
         if (v >= 0) {
             if (c->remaining > CH_MAX_SIZE) {
                 return -400;

@@ -16,18 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
 /* Checks the escapes of the whole input and counts its non-empty pairs. */
 static int validate(struct slice s, size_t *count)
 {
@@ -52,7 +40,8 @@ static int validate(struct slice s, size_t *count)
             if (s.n - i < 3) {
                 return -1; /* truncated escape */
             }
-            int hi = hexval((unsigned char)s.p[i + 1]), lo = hexval((unsigned char)s.p[i + 2]);
+            int hi = util_hex_digit((unsigned char)s.p[i + 1]),
+                lo = util_hex_digit((unsigned char)s.p[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 return -1;
             }
@@ -71,7 +60,8 @@ static char *decode(const char *p, size_t n, char *dst)
         if (c == '+') {
             c = ' ';
         } else if (c == '%') {
-            c = (char)(hexval((unsigned char)p[i + 1]) << 4 | hexval((unsigned char)p[i + 2]));
+            c = (char)(util_hex_digit((unsigned char)p[i + 1]) << 4 |
+                       util_hex_digit((unsigned char)p[i + 2]));
             i += 2;
         }
         *dst++ = c;

@@ -14,18 +14,6 @@
 
 #include <string.h>
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
 /* Raw target bytes: VCHAR only (RFC 3986 is ASCII; a browser encodes everything else). */
 static bool raw_ok(const char *p, size_t n)
 {
@@ -45,8 +33,8 @@ static int append_segment(const char *raw, size_t n, struct buf *path)
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)raw[i];
         if (c == '%') {
-            int hi = i + 2 < n ? hexval((unsigned char)raw[i + 1]) : -1;
-            int lo = hi >= 0 ? hexval((unsigned char)raw[i + 2]) : -1;
+            int hi = i + 2 < n ? util_hex_digit((unsigned char)raw[i + 1]) : -1;
+            int lo = hi >= 0 ? util_hex_digit((unsigned char)raw[i + 2]) : -1;
             if (lo < 0) {
                 return -1;
             }

@@ -20,20 +20,6 @@
 #define IDP_NEXT_DECODE_ROUNDS 4 /* "%25252F" and deeper: refused */
 #define IDP_LOGIN_URL_MAX      (sizeof(IDP_LOGIN_PATH) + 3 * (IDP_NEXT_MAX + IDP_LOGIN_HINT_MAX) + 64)
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Decodes in[0..n) into out (at most n bytes). -1 on an escape that is not "%XX". */
 static int pct_decode(const char *in, size_t n, char *out, size_t *outn)
 {
@@ -46,7 +32,7 @@ static int pct_decode(const char *in, size_t n, char *out, size_t *outn)
         if (i + 2 >= n) {
             return -1;
         }
-        int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
+        int h = util_hex_digit(in[i + 1]), l = util_hex_digit(in[i + 2]);
         if (h < 0 || l < 0) {
             return -1;
         }
@@ -88,7 +74,8 @@ bool idp_next_ok(const char *next_z)
         if (c <= 0x20 || c >= 0x7F || c == '\\') {
             return false;
         }
-        if (c == '%' && (i + 2 >= n || hexval(next_z[i + 1]) < 0 || hexval(next_z[i + 2]) < 0)) {
+        if (c == '%' && (i + 2 >= n || util_hex_digit(next_z[i + 1]) < 0 ||
+                         util_hex_digit(next_z[i + 2]) < 0)) {
             return false;
         }
     }

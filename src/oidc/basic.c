@@ -7,18 +7,6 @@
 
 #include <string.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
 int oidc_form_decode(struct slice s, struct buf *out)
 {
     for (size_t i = 0; i < s.n; i++) {
@@ -29,8 +17,8 @@ int oidc_form_decode(struct slice s, struct buf *out)
             if (s.n - i < 3) {
                 return -1;
             }
-            int hi = hexval(s.p[i + 1]);
-            int lo = hexval(s.p[i + 2]);
+            int hi = util_hex_digit(s.p[i + 1]);
+            int lo = util_hex_digit(s.p[i + 2]);
             if (hi < 0 || lo < 0) {
                 return -1;
             }

@@ -21,7 +21,7 @@ int util_parse_u64(struct slice s, uint64_t max, uint64_t *out)
     return 0;
 }
 
-static int hex_digit(char c)
+int util_hex_digit(char c)
 {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -42,7 +42,7 @@ int util_parse_hex_u64(struct slice s, uint64_t max, uint64_t *out)
     }
     uint64_t v = 0;
     for (size_t i = 0; i < s.n; i++) {
-        int d = hex_digit(s.p[i]);
+        int d = util_hex_digit(s.p[i]);
         if (d < 0 || v > (max - (uint64_t)d) / 16) {
             return -1;
         }

@@ -95,6 +95,8 @@ char *buf_steal(struct buf *b, size_t *len);
 
 /* Strict decimal parse of the whole slice: no sign, no spaces, no overflow. */
 int util_parse_u64(struct slice s, uint64_t max, uint64_t *out);
+/* The value of one hexadecimal digit (either case), or -1. */
+int util_hex_digit(char c);
 /* Strict hexadecimal parse of the whole slice (chunk sizes). */
 int util_parse_hex_u64(struct slice s, uint64_t max, uint64_t *out);
 /* "90s", "10m", "1h", "30d", "2w", or a plain number of seconds. */

@@ -36,19 +36,16 @@ struct rgb {
     int r, g, b;
 };
 
-static int hexval(char c)
-{
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
 /* c has passed web_colour_ok. */
 static struct rgb parse_rgb(const char *c)
 {
     if (strlen(c) == 4) {
-        return (struct rgb){hexval(c[1]) * 17, hexval(c[2]) * 17, hexval(c[3]) * 17};
+        return (struct rgb){util_hex_digit(c[1]) * 17, util_hex_digit(c[2]) * 17,
+                            util_hex_digit(c[3]) * 17};
     }
-    return (struct rgb){hexval(c[1]) * 16 + hexval(c[2]), hexval(c[3]) * 16 + hexval(c[4]),
-                        hexval(c[5]) * 16 + hexval(c[6])};
+    return (struct rgb){util_hex_digit(c[1]) * 16 + util_hex_digit(c[2]),
+                        util_hex_digit(c[3]) * 16 + util_hex_digit(c[4]),
+                        util_hex_digit(c[5]) * 16 + util_hex_digit(c[6])};
 }
 
 /* Relative luminance (WCAG 2.1, "relative luminance"). */
