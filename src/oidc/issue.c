@@ -78,21 +78,6 @@ static char *sign_claims(struct oidc *o, const char *kid, const char *typ, json_
     return tok;
 }
 
-static int record(struct store *s, const struct oidc_grant *g, enum store_token_kind kind,
-                  const char *key, const char *scope, int64_t exp, struct err *e)
-{
-    struct store_token t = {
-        .kind = kind,
-        .provider_id = g->p->id,
-        .user_id = g->user ? g->user->id : 0,
-        .scope = (char *)scope,
-        .expires_at = exp,
-    };
-    snprintf(t.code_id, sizeof t.code_id, "%s", g->code_id ? g->code_id : "");
-    snprintf(t.session_id, sizeof t.session_id, "%s", g->session_id ? g->session_id : "");
-    return store_token_insert(s, slice_z(key), &t, e);
-}
-
 static char *id_token(struct oidc *o, struct store *s, const struct oidc_grant *g,
                       const struct keys_info *ki, const char *iss, const char *sub, int64_t now,
                       int64_t exp, const char *access_token, struct err *e)
@@ -128,7 +113,7 @@ static char *id_token(struct oidc *o, struct store *s, const struct oidc_grant *
 }
 
 int oidc_issue(struct oidc *o, struct store *s, const struct oidc_grant *g, struct oidc_issued *out,
-               struct err *e)
+               oidc_issue_tx_fn in_tx, void *arg, struct err *e)
 {
     memset(out, 0, sizeof *out);
     struct keys_info ki;
@@ -147,6 +132,22 @@ int oidc_issue(struct oidc *o, struct store *s, const struct oidc_grant *g, stru
     int64_t now = util_now();
     int64_t ttl =
         g->p->access_token_validity > 0 ? g->p->access_token_validity : OIDC_DEFAULT_ACCESS_TTL;
+    out->expires_in = ttl;
+    if (g->refresh) {
+        out->refresh_token = oidc_random_token(OIDC_CODE_BYTES);
+    }
+    /* The records go to the queue first and are committed while the tokens are signed
+     * (record.c); the answer waits for them. */
+    struct oidc_rec rec = {
+        .g = g,
+        .scope = out->scope,
+        .jti = jti,
+        .refresh_token = out->refresh_token,
+        .access_exp = now + ttl,
+        .in_tx = in_tx,
+        .arg = arg,
+    };
+    oidc_record_queue(&rec);
     struct oidc_access_token_in at = {
         .iss = iss,
         .sub = sub,
@@ -157,28 +158,21 @@ int oidc_issue(struct oidc *o, struct store *s, const struct oidc_grant *g, stru
         .auth_time = g->auth_time,
         .scope = out->scope,
     };
-    out->expires_in = ttl;
-    out->access_token = sign_claims(o, ki.kid, OIDC_AT_TYP, oidc_access_token_claims(&at), e);
-    if (out->access_token == NULL) {
+    char *access = sign_claims(o, ki.kid, OIDC_AT_TYP, oidc_access_token_claims(&at), e);
+    char *idt = NULL;
+    if (access != NULL && g->id_token) {
+        idt = id_token(o, s, g, &ki, iss, sub, now, now + ttl, access, e);
+    }
+    if (access == NULL || (g->id_token && idt == NULL)) {
+        /* Taken out of the queue unless a batch took it: then its rows stand for tokens
+         * nobody received (and nobody can use). */
+        oidc_record_cancel(&rec);
+        util_free_secret(access);
         goto done;
     }
-    rc = record(s, g, STORE_TOKEN_ACCESS, jti, out->scope, now + ttl, e);
-    if (rc != 0) {
-        goto done;
-    }
-    if (g->id_token) {
-        out->id_token = id_token(o, s, g, &ki, iss, sub, now, now + ttl, out->access_token, e);
-        if (out->id_token == NULL) {
-            rc = -1;
-            goto done;
-        }
-    }
-    if (g->refresh) {
-        int64_t rttl = g->p->refresh_token_validity > 0 ? g->p->refresh_token_validity
-                                                        : OIDC_DEFAULT_REFRESH_TTL;
-        out->refresh_token = oidc_random_token(OIDC_CODE_BYTES);
-        rc = record(s, g, STORE_TOKEN_REFRESH, out->refresh_token, out->scope, now + rttl, e);
-    }
+    rc = oidc_record_finish(&rec, s, e);
+    out->access_token = access;
+    out->id_token = idt;
 done:
     if (rc != 0) {
         oidc_issued_free(out);

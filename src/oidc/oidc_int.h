@@ -8,6 +8,7 @@
 #include "web/web.h"
 
 #include <jansson.h>
+#include <pthread.h>
 
 struct idp;
 struct oidc_cache;
@@ -157,10 +158,53 @@ struct oidc_issued {
     int64_t expires_in;
 };
 
-/* Signs and records the tokens of g. 0, STORE_REVOKED (the grant was closed meanwhile: a
- * replayed code), or -1. */
+/* Called inside the transaction that records the tokens of a response, to add its event to
+ * the same commit through s (which may be another worker's connection, while the caller is
+ * still signing: see record.c); must not fail it, and must read only what does not change
+ * until oidc_issue returns. */
+typedef void (*oidc_issue_tx_fn)(void *arg, struct store *s, const char *scope_z);
+/* Signs the tokens of g; their records and in_tx (may be NULL) are committed meanwhile, in
+ * a transaction that may hold other responses' records too (group commit, record.c). 0,
+ * STORE_REVOKED (the grant was closed meanwhile: a replayed code; nothing is recorded), or
+ * -1. */
 int oidc_issue(struct oidc *o, struct store *s, const struct oidc_grant *g, struct oidc_issued *out,
-               struct err *e);
+               oidc_issue_tx_fn in_tx, void *arg, struct err *e);
+
+/* The rows of one token response (record.c): queued before the tokens are signed, committed
+ * by whichever worker leads the next batch. The caller fills the first members and keeps the
+ * struct (and what it points to) alive and unchanged until oidc_record_finish or
+ * oidc_record_cancel returns. */
+#define OIDC_RECORD_BATCH_MAX 64
+typedef int (*oidc_store_fn)(struct store *s, void *arg, struct err *e);
+struct oidc_rec {
+    oidc_store_fn fn; /* instead of the records below: runs fn(s, fn_arg, e) */
+    void *fn_arg;
+    const struct oidc_grant *g;
+    const char *scope;
+    const char *jti;           /* the access token's record key */
+    const char *refresh_token; /* NULL: none to record */
+    int64_t access_exp;
+    oidc_issue_tx_fn in_tx;
+    void *arg;
+    /* record.c's */
+    int rc;
+    struct err e;
+    bool taken, done, waiting;
+    pthread_cond_t cv;
+    struct oidc_rec *next;
+};
+void oidc_record_queue(struct oidc_rec *r);
+/* Waits for r's batch, or commits the queue itself: 0, STORE_REVOKED or -1 (e set). s: the
+ * caller's connection, used if the shared one cannot be opened. */
+int oidc_record_finish(struct oidc_rec *r, struct store *s, struct err *e);
+/* Runs fn in the next batch's transaction (committed with it): fn's result (0 or a positive
+ * STORE_ code: committed; -1: rolled back, the batch retried without it). */
+int oidc_record_run(struct store *s, oidc_store_fn fn, void *arg, struct err *e);
+/* Takes r out of the queue (or waits for the batch that took it: it may be recorded). */
+void oidc_record_cancel(struct oidc_rec *r);
+/* Closes the connection that record.c keeps (oidc_shutdown). */
+void oidc_record_shutdown(void);
+
 void oidc_issued_free(struct oidc_issued *t);
 /* The token endpoint's success body (RFC 6749 5.1). */
 json_t *oidc_issued_json(const struct oidc_issued *t);

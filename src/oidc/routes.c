@@ -231,4 +231,5 @@ void oidc_shutdown(void)
         oidc_free(o);
         o = next;
     }
+    oidc_record_shutdown();
 }

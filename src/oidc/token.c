@@ -29,15 +29,21 @@ static void refuse(struct tok_ctx *c, const char *error_z, const char *desc_z)
     oidc_event(c->j, c->s, "token_refused", NULL, c->app.slug, ctx);
 }
 
-static void issued(struct tok_ctx *c, const struct oidc_grant *g, struct oidc_issued *t,
-                   const char *username)
+struct issued_ev {
+    struct tok_ctx *c;
+    const struct oidc_grant *g;
+    const char *username;
+};
+
+/* The token_issued event, recorded in the transaction that records the tokens. */
+static void issued_event(void *arg, struct store *s, const char *scope_z)
 {
-    oidc_reply_json(&c->j->reply, 200, oidc_issued_json(t));
+    struct issued_ev *ev = arg;
     json_t *ctx = json_object();
-    json_object_set_new(ctx, "client_id", json_string(c->client.p.client_id));
-    json_object_set_new(ctx, "grant_type", json_string(c->grant_type));
-    json_object_set_new(ctx, "scope", json_string(t->scope ? t->scope : ""));
-    oidc_event(c->j, c->s, "token_issued", username, g->slug, ctx);
+    json_object_set_new(ctx, "client_id", json_string(ev->c->client.p.client_id));
+    json_object_set_new(ctx, "grant_type", json_string(ev->c->grant_type));
+    json_object_set_new(ctx, "scope", json_string(scope_z ? scope_z : ""));
+    oidc_event(ev->c->j, s, "token_issued", ev->username, ev->g->slug, ctx);
 }
 
 /* Issues, then answers (success or the failure). */
@@ -46,7 +52,8 @@ static void issue_and_reply(struct tok_ctx *c, const struct oidc_grant *g,
 {
     struct err e = {0};
     struct oidc_issued t;
-    int rc = oidc_issue(c->j->o, c->s, g, &t, &e);
+    struct issued_ev ev = {.c = c, .g = g, .username = username};
+    int rc = oidc_issue(c->j->o, c->s, g, &t, issued_event, &ev, &e);
     if (rc == STORE_REVOKED) {
         refuse(c, "invalid_grant", "the grant was revoked");
         return;
@@ -59,7 +66,7 @@ static void issue_and_reply(struct tok_ctx *c, const struct oidc_grant *g,
     if (refresh_value != NULL) {
         t.refresh_token = xstrdup(refresh_value);
     }
-    issued(c, g, &t, username);
+    oidc_reply_json(&c->j->reply, 200, oidc_issued_json(&t));
     oidc_issued_free(&t);
 }
 
@@ -93,6 +100,19 @@ static int grant_user(struct tok_ctx *c, int64_t user_id, struct store_user *u)
     return 0;
 }
 
+struct take_args {
+    const char *code;
+    int64_t provider_id;
+    struct store_code *rec;
+};
+
+/* In a batch of record.c: the code's single use shares the commit of token records. */
+static int take_code(struct store *s, void *arg, struct err *e)
+{
+    struct take_args *a = arg;
+    return store_code_take(s, slice_z(a->code), a->provider_id, a->rec, e);
+}
+
 static void grant_code(struct tok_ctx *c)
 {
     struct oidc_job *j = c->j;
@@ -107,7 +127,8 @@ static void grant_code(struct tok_ctx *c)
         refuse(c, "invalid_request", "code is missing");
         return;
     }
-    int rc = store_code_take(c->s, slice_z(code), c->client.p.id, &rec, &e);
+    struct take_args ta = {.code = code, .provider_id = c->client.p.id, .rec = &rec};
+    int rc = oidc_record_run(c->s, take_code, &ta, &e);
     if (rc < 0) {
         log_error("oidc: code: %s", e.msg);
         refuse(c, "server_error", NULL);

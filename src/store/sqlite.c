@@ -7,13 +7,28 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How long a writer waits for another connection's write transaction to end. */
 #define SQLITE_BUSY_TIMEOUT_MS 5000
+/* Between two attempts at the write lock, a waiting writer sleeps until a commit of this
+ * process wakes it, or at most this long (a rollback, or a writer in another process, wakes
+ * nobody): first SQLITE_BUSY_POLL_US, then SQLITE_BUSY_SLOW_POLL_US after
+ * SQLITE_BUSY_FAST_TRIES attempts. */
+#define SQLITE_BUSY_POLL_US      200
+#define SQLITE_BUSY_SLOW_POLL_US 2000
+#define SQLITE_BUSY_FAST_TRIES   50
+/* Checkpoint the WAL into the database once it holds this many pages (32 MiB; SQLite's
+ * default is 1000). Each checkpoint syncs the WAL and the database and writes every page the
+ * WAL changed: with commits at the token endpoint's pace, eight times fewer checkpoints
+ * measured 5-10% more tokens per second (the newest pages, changed by every commit, are
+ * copied once per checkpoint). */
+#define SQLITE_CHECKPOINT_PAGES 8000
 /* The database holds password hashes and token digests: no access for group or others. */
 #define SQLITE_FILE_MODE 0600
 
@@ -36,6 +51,75 @@ static const char *const open_pragmas =
     "PRAGMA foreign_keys = ON;"
     "PRAGMA trusted_schema = OFF;"  /* no SQL functions run from the schema itself */
     "PRAGMA secure_delete = FAST;"; /* deleted token rows do not linger in free pages */
+
+/* ---- waiting for the write lock ------------------------------------------------------
+ *
+ * SQLite's own busy handler (sqlite3_busy_timeout) sleeps 1, 2, 5, 10... ms between attempts
+ * at the write lock. A write transaction of the token endpoint lasts some tens of
+ * microseconds, so with several workers writing, those sleeps and not the work set the pace
+ * (one 1-ms sleep per token, measured with strace). Instead, a waiting connection sleeps on a
+ * condition variable that every commit of this process signals (the WAL hook runs once the
+ * write lock is released), with a short timeout for what signals nothing. */
+
+static pthread_once_t busy_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t busy_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t busy_cv;
+static uint64_t busy_commits; /* under busy_mu */
+
+static void busy_init(void)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&busy_cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* sqlite3_busy_handler: non-zero to try again. count is 0 at the first wait of a lock. */
+static int on_busy(void *arg, int count)
+{
+    struct sqlite_store *s = arg;
+    int64_t now = mono_us();
+    if (count == 0)
+        s->busy_since_us = now;
+    if (now - s->busy_since_us >= (int64_t)SQLITE_BUSY_TIMEOUT_MS * 1000)
+        return 0;
+    int64_t wait_us =
+        count < SQLITE_BUSY_FAST_TRIES ? SQLITE_BUSY_POLL_US : SQLITE_BUSY_SLOW_POLL_US;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += (long)wait_us * 1000;
+    until.tv_sec += until.tv_nsec / 1000000000;
+    until.tv_nsec %= 1000000000;
+    pthread_mutex_lock(&busy_mu);
+    uint64_t seen = busy_commits;
+    while (busy_commits == seen)
+        if (pthread_cond_timedwait(&busy_cv, &busy_mu, &until) != 0)
+            break;
+    pthread_mutex_unlock(&busy_mu);
+    return 1;
+}
+
+/* sqlite3_wal_hook, after each commit, the write lock released. Replaces SQLite's default
+ * hook, whose only work is the automatic checkpoint: done here the same way. */
+static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)arg;
+    pthread_mutex_lock(&busy_mu);
+    busy_commits++;
+    pthread_cond_broadcast(&busy_cv);
+    pthread_mutex_unlock(&busy_mu);
+    if (pages >= SQLITE_CHECKPOINT_PAGES)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
 
 /* Runs a cached statement that returns no row. */
 static int run(struct sqlite_store *s, const char *sql, const char *what, struct err *e)
@@ -140,9 +224,11 @@ static int sq_open(const char *path, struct store **out, struct err *e)
     }
     /* Defensive mode: no writable_schema, no direct shadow-table writes. */
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-    sqlite3_busy_timeout(s->db, SQLITE_BUSY_TIMEOUT_MS);
+    pthread_once(&busy_once, busy_init);
+    sqlite3_busy_handler(s->db, on_busy, s);
     if (check_wal(s, e) < 0)
         goto fail;
+    sqlite3_wal_hook(s->db, on_commit, NULL);
     char *msg = NULL;
     rc = sqlite3_exec(s->db, open_pragmas, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {

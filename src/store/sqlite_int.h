@@ -23,6 +23,7 @@ struct sq_slot {
 struct sqlite_store {
     struct store base; /* first: a struct store * is a struct sqlite_store * */
     sqlite3 *db;
+    int64_t busy_since_us; /* when the current wait for the write lock began */
     struct sq_slot slot[SQ_STMT_SLOTS];
 };
 

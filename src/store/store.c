@@ -130,13 +130,13 @@ struct store *store_thread(struct err *e)
     struct thread_conn *tc = pthread_getspecific(thread_key);
     pthread_mutex_lock(&global_lock);
     unsigned gen = global_gen;
-    char *url = global_url ? xstrdup(global_url) : NULL;
+    /* The usual case, once per request: no copy of the URL. */
+    bool current = tc && tc->s && tc->gen == gen;
+    char *url = !current && global_url ? xstrdup(global_url) : NULL;
     pthread_mutex_unlock(&global_lock);
 
-    if (tc && tc->s && tc->gen == gen) {
-        util_free_secret(url);
+    if (current)
         return tc->s;
-    }
     if (!tc) {
         tc = xcalloc(1, sizeof(*tc));
         if (pthread_setspecific(thread_key, tc) != 0) {
@@ -156,6 +156,28 @@ struct store *store_thread(struct err *e)
     tc->gen = gen;
     util_free_secret(url);
     return tc->s;
+}
+
+struct store *store_open_global(struct err *e)
+{
+    pthread_mutex_lock(&global_lock);
+    char *url = global_url ? xstrdup(global_url) : NULL;
+    pthread_mutex_unlock(&global_lock);
+    if (!url) {
+        err_set(e, STORE_E_STATE, "store: store_global_init has not been called");
+        return NULL;
+    }
+    struct store *s = store_open(url, e);
+    util_free_secret(url);
+    return s;
+}
+
+unsigned store_global_generation(void)
+{
+    pthread_mutex_lock(&global_lock);
+    unsigned gen = global_gen;
+    pthread_mutex_unlock(&global_lock);
+    return gen;
 }
 
 void store_global_shutdown(void)

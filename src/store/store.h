@@ -456,6 +456,14 @@ char *store_default_url(const char *data_dir_z);
 int store_global_init(const char *url_z, struct err *e);
 struct store *store_thread(struct err *e);
 void store_global_shutdown(void);
+/* A new connection to the database of store_global_init, for a caller that shares one
+ * connection between threads and serialises its use itself (with SQLite, a connection that
+ * does all of some kind of writes keeps its page cache, which other connections' commits
+ * would flush). NULL and e on failure; close it with store_close. */
+struct store *store_open_global(struct err *e);
+/* Changes with each store_global_init / store_global_shutdown: a connection opened by
+ * store_open_global under another generation is stale. */
+unsigned store_global_generation(void);
 
 const struct store_ops *store_backend(const struct store *s);
 int store_schema_version(struct store *s, int *version, struct err *e);
