@@ -47,6 +47,7 @@ bench:
 	scripts/install-deps --test
 	bench/jose/run
 	bench/http/run
+	bench/idp/run
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'fuzz/*.c' 'bench/*.c')

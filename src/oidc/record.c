@@ -8,7 +8,7 @@
  * to disk at the next checkpoint. The rows of concurrent responses land mostly on the same
  * pages (the newest ones), so committing them together writes a fraction of it (measured at
  * the token endpoint, client_credentials: 58 KB written per token with a commit each, 25 KB
- * with four workers batching, 13 KB with sixteen).
+ * with four workers batching, 22 KB with sixteen).
  *
  * The rows of a response are known before its tokens are signed (the jti, the refresh token,
  * the scope, the expiry: a signature adds nothing to them), so a worker queues them first
