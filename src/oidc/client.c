@@ -55,7 +55,7 @@ enum oidc_client_rc oidc_client_auth(struct oidc_job *j, struct store *s, struct
     if (strlen(id) > OIDC_CLIENT_ID_MAX) {
         goto done;
     }
-    int r = store_provider_get_by_client_id(s, id, &c->p, e);
+    int r = oidc_client_lookup(s, id, &c->p, e);
     if (r == STORE_NOT_FOUND) {
         goto done;
     }

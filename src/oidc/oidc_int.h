@@ -130,6 +130,13 @@ struct oidc_client {
 enum oidc_client_rc oidc_client_auth(struct oidc_job *j, struct store *s, struct oidc_client *c,
                                      struct err *e);
 void oidc_client_free(struct oidc_client *c);
+/* clientcache.c: store_provider_get_by_client_id and store_app_get_by_provider through a
+ * per-thread cache (valid for this generation, at most OIDC_META_TTL seconds). Same results;
+ * out is freed first. */
+int oidc_client_lookup(struct store *s, const char *client_id_z, struct store_provider *out,
+                       struct err *e);
+int oidc_client_app(struct store *s, const struct store_provider *p, struct store_app *out,
+                    struct err *e);
 /* Answers the failure rc in j->reply (token-style JSON). */
 void oidc_client_reply_error(struct oidc_job *j, const struct oidc_client *c,
                              enum oidc_client_rc rc);

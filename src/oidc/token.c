@@ -335,7 +335,7 @@ void oidc_token_work(struct oidc_job *j)
         oidc_event(j, c.s, "token_refused", NULL, NULL, ctx);
         goto done;
     }
-    int rc = store_app_get_by_provider(c.s, c.client.p.id, &c.app, &e);
+    int rc = oidc_client_app(c.s, &c.client.p, &c.app, &e);
     if (rc != 0) {
         if (rc < 0) {
             log_error("oidc: application: %s", e.msg);

@@ -54,7 +54,7 @@ struct http_router;
 #define WEB_TPL_MAX_NESTING   16           /* sections inside sections */
 #define WEB_TPL_MAX_PARTIALS  8            /* partials inside partials (depth) */
 #define WEB_TPL_MAX_TEMPLATES 64           /* templates in a set */
-#define WEB_TPL_MAX_STEPS     1000000      /* nodes visited by one render (lists of lists) */
+#define WEB_TPL_MAX_STEPS     200000       /* nodes visited by one render (lists of lists) */
 #define WEB_NAME_MAX          64           /* a variable, section or template name */
 #define WEB_VARS_MAX          64           /* values in one scope */
 #define WEB_LIST_MAX          1000         /* elements of one list */
