@@ -274,4 +274,100 @@ typedef void (*http_done_fn)(struct http_req *req, void *arg);
 int http_defer(struct http_req *r, http_work_fn work, http_done_fn done, void *arg)
     __attribute__((warn_unused_result));
 
+/* ---- outbound requests (fetch.c, fetch_loop.c): libcurl multi on a libevent loop ---- */
+
+/* The Gate's calls to identity providers (token endpoint, JWKS, discovery). Rules kept for
+ * every request: only http:// and https:// (also for redirects, which are never followed: an
+ * IdP answering 302 is a diagnosis for the caller); TLS 1.2 or later with peer and host name
+ * verification always on; credentials in the URL refused; no response decompression; the body
+ * bounded by max_body. Proxies: curl's default environment handling is kept (http_proxy,
+ * https_proxy, all_proxy, no_proxy), so an operator can route IdP calls through a proxy; TLS
+ * is still verified end to end through it. Nothing here logs the body or a credential. */
+
+#define HTTP_FETCH_DEFAULT_TIMEOUT_MS         10000
+#define HTTP_FETCH_DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define HTTP_FETCH_DEFAULT_MAX_BODY           (1024 * 1024)
+#define HTTP_FETCH_MAX_INFLIGHT               256 /* transfers per loop; beyond: BUSY */
+#define HTTP_FETCH_MAX_URL                    8192
+
+enum http_fetch_status {
+    HTTP_FETCH_OK = 0,      /* a complete HTTP response was received (any status code) */
+    HTTP_FETCH_BAD_URL,     /* not http(s)://, malformed, too long, or with credentials */
+    HTTP_FETCH_UNREACHABLE, /* DNS failure, connection refused, no route */
+    HTTP_FETCH_TLS,         /* handshake failed, certificate not trusted, name mismatch */
+    HTTP_FETCH_TIMEOUT,
+    HTTP_FETCH_TOO_BIG,     /* body above max_body */
+    HTTP_FETCH_PROTOCOL,    /* anything else curl reports */
+    HTTP_FETCH_BUSY,        /* HTTP_FETCH_MAX_INFLIGHT transfers already in flight */
+    HTTP_FETCH_CANCELLED,   /* http_fetch_loop_free ran before the transfer ended */
+};
+
+struct http_fetch_req {
+    const char *url;
+    const char *method;       /* "GET" (also when NULL) or "POST" */
+    const char *content_type; /* for POST, e.g. application/x-www-form-urlencoded */
+    struct slice body;        /* POST only; copied (and wiped after use) */
+    const char *basic_user, *basic_password; /* client_secret_basic (RFC 6749 section 2.3.1:
+                                  each form-urlencoded before base64) when basic_user != NULL;
+                                  a NULL password is empty */
+    const char *accept;       /* e.g. "application/json"; NULL: curl's Accept: */
+    const char *ca_file;      /* PEM bundle that replaces the system store for this request;
+                                 NULL: system store. Verification is never turned off. */
+    int timeout_ms;           /* whole transfer; 0: HTTP_FETCH_DEFAULT_TIMEOUT_MS */
+    int connect_timeout_ms;   /* DNS + TCP + TLS handshake; 0: the default */
+    size_t max_body;          /* 0: HTTP_FETCH_DEFAULT_MAX_BODY */
+};
+
+struct http_fetch_result {
+    enum http_fetch_status status;
+    long http_status;      /* the status code received, 0 when no response head arrived */
+    struct buf body;       /* owned; body.p is NULL when empty; wiped and freed by
+                              http_fetch_result_free */
+    char content_type[128];
+    char error[256];       /* empty when OK, else one sentence for logs and the Test page:
+                              "connection refused by 127.0.0.1:9", "certificate verify failed:
+                              self-signed certificate", "timed out after 5000 ms ..." */
+    int64_t date;          /* the response's Date header as epoch seconds, 0 if absent or
+                              malformed (the Test page diagnoses clock skew with it) */
+};
+
+/* res is valid during the call only; done may take res->body (move the struct buf out and
+ * buf_init the original). */
+typedef void (*http_fetch_done_fn)(struct http_fetch_result *res, void *arg);
+
+/* Starts a request on base's loop (call it on the thread that runs base); done runs later on
+ * that thread, exactly once, never from inside this call, also on failure (bad URL, BUSY,
+ * cancelled). One curl multi per event_base, made on first use; the lookup is lock-free
+ * for the thread that made it last. Returns 0, or -1 when it cannot start (then done is
+ * never called; err says why): NULL arguments, a method other than GET/POST, a GET with a
+ * body, a negative timeout, a header value (content_type, accept) with control bytes, or a
+ * loop being freed. */
+int http_fetch_start(struct event_base *base, const struct http_fetch_req *r,
+                     http_fetch_done_fn done, void *arg, struct err *e);
+/* Blocking variant for the CLI (`postern access test-idp`) and the worker pool: runs the
+ * same code on a private event_base. Returns 0 when res->status is HTTP_FETCH_OK, else -1;
+ * res is always filled, free it with http_fetch_result_free. */
+int http_fetch_sync(const struct http_fetch_req *r, struct http_fetch_result *res);
+void http_fetch_result_free(struct http_fetch_result *res);
+const char *http_fetch_status_name(enum http_fetch_status s); /* "ok", "tls", ... */
+/* Frees the curl multi of base (call before event_base_free, on the loop's thread or after
+ * it stopped; not from a done callback): transfers in flight get done with
+ * HTTP_FETCH_CANCELLED, pending failures get theirs. Nothing to do when base never fetched. */
+void http_fetch_loop_free(struct event_base *base);
+
+/* Between fetch.c (one transfer: its curl easy handle and its outcome) and fetch_loop.c (the
+ * curl multi of a loop). Not for other modules. */
+struct http_fetch_xfer;
+/* Checks r (-1 and e on misuse, see http_fetch_start) and makes the transfer. A refused URL
+ * still makes one, already failed (BAD_URL): its easy handle is NULL. */
+struct http_fetch_xfer *http_fetch_xfer_new(const struct http_fetch_req *r,
+                                            http_fetch_done_fn done, void *arg, struct err *e);
+void *http_fetch_xfer_easy(struct http_fetch_xfer *x); /* the CURL *, or NULL */
+/* Marks the transfer failed (the first failure wins). */
+void http_fetch_xfer_fail(struct http_fetch_xfer *x, enum http_fetch_status st,
+                          const char *msg_z);
+/* Ends the transfer (its easy handle out of any multi): turns curl_code (a CURLcode,
+ * ignored once failed) into the result, calls done, frees everything of x. */
+void http_fetch_xfer_finish(struct http_fetch_xfer *x, int curl_code);
+
 #endif

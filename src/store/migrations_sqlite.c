@@ -277,6 +277,109 @@ static const char token_partial_indexes[] =
     "DROP INDEX oauth2_tokens_user;\n"
     "CREATE INDEX oauth2_tokens_user ON oauth2_tokens (user_id) WHERE user_id IS NOT NULL;\n";
 
+/* Step 4: the access gateway (issue 4). Raw values never appear here either: session, state,
+ * binding, one-time token and service-token secret are SHA-256 digests in hex (store.h). Every
+ * lookup has its index; "at most one current signing key" is a unique partial index, so two
+ * nodes rotating at once cannot both leave theirs current. */
+#define HEX_CHECK(col)                                                                             \
+    "CONSTRAINT \"" col " must be 64 lower-case hex digits\" "                                     \
+    "CHECK (length(" col ") = 64 AND " col " NOT GLOB '*[^0-9a-f]*')"
+/* The host part of a domain (before the first '/'): matching is exact, so it must be lower
+ * case (RFC 9110 section 4.2.3: hosts compare case-insensitively). A path prefix keeps its
+ * case. */
+#define DOMAIN_HOST "substr(domain, 1, instr(domain || '/', '/') - 1)"
+
+/* clang-format off */
+static const char access_schema[] =
+    /* configuration: identity providers, applications, service tokens, signing keys */
+    "CREATE TABLE access_idps (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE\n"
+    "    CONSTRAINT \"identity provider name must not be empty\" CHECK (name <> ''),\n"
+    "  type TEXT NOT NULL\n"
+    "    CONSTRAINT \"identity provider type must not be empty\" CHECK (type <> ''),\n"
+    "  config TEXT NOT NULL DEFAULT '{}',\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  updated_at INTEGER NOT NULL\n"
+    ") STRICT;\n"
+    "CREATE TABLE access_apps (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE\n"
+    "    CONSTRAINT \"application name must not be empty\" CHECK (name <> ''),\n"
+    "  domain TEXT NOT NULL UNIQUE\n"
+    "    CONSTRAINT \"domain must not be empty\" CHECK (domain <> '')\n"
+    "    CONSTRAINT \"domain: the host must be lower case\"\n"
+    "      CHECK (" DOMAIN_HOST " = lower(" DOMAIN_HOST ")),\n"
+    "  aud TEXT NOT NULL UNIQUE " HEX_CHECK("aud") ",\n"
+    "  config TEXT NOT NULL DEFAULT '{}',\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  updated_at INTEGER NOT NULL\n"
+    ") STRICT;\n"
+    "CREATE TABLE access_service_tokens (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE\n"
+    "    CONSTRAINT \"service token name must not be empty\" CHECK (name <> ''),\n"
+    "  client_id TEXT NOT NULL UNIQUE\n"
+    "    CONSTRAINT \"client_id must not be empty\" CHECK (client_id <> ''),\n"
+    "  secret_hash TEXT NOT NULL " DIGEST_CHECK("secret_hash") ",\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  expires_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  last_used INTEGER NOT NULL DEFAULT 0\n"
+    ") STRICT;\n"
+    /* The key pair (private key, kid, alg) lives in certificate_keypairs. */
+    "CREATE TABLE access_keys (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  keypair_name TEXT NOT NULL UNIQUE\n"
+    "    REFERENCES certificate_keypairs (name) ON UPDATE CASCADE ON DELETE RESTRICT,\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  retired_at INTEGER NOT NULL DEFAULT 0,\n"
+    "  not_after INTEGER NOT NULL DEFAULT 0,\n"
+    "  CONSTRAINT \"grace period must not be negative\"\n"
+    "    CHECK ((retired_at = 0 AND not_after = 0) OR (retired_at > 0 AND not_after >= retired_at))\n"
+    ") STRICT;\n"
+    "CREATE UNIQUE INDEX access_keys_current ON access_keys (retired_at) WHERE retired_at = 0;\n"
+    "CREATE INDEX access_keys_not_after ON access_keys (not_after);\n"
+
+    /* sessions, login states, one-time tokens */
+    "CREATE TABLE access_sessions (\n"
+    "  id TEXT PRIMARY KEY NOT NULL " DIGEST_CHECK("id") ",\n"
+    "  identity TEXT NOT NULL DEFAULT '{}',\n"
+    "  idp TEXT NOT NULL DEFAULT '',\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  expires_at INTEGER NOT NULL,\n"
+    "  revoked_at INTEGER NOT NULL DEFAULT 0\n"
+    ") STRICT;\n"
+    "CREATE INDEX access_sessions_expires ON access_sessions (expires_at);\n"
+    /* The revocation list that every gateway node polls: only revoked rows are in it. */
+    "CREATE INDEX access_sessions_revoked ON access_sessions (revoked_at, id) "
+    "WHERE revoked_at > 0;\n"
+    "CREATE TABLE access_states (\n"
+    "  id TEXT PRIMARY KEY NOT NULL " DIGEST_CHECK("id") ",\n"
+    "  binding TEXT NOT NULL " DIGEST_CHECK("binding") ",\n"
+    "  nonce TEXT NOT NULL CONSTRAINT \"nonce must not be empty\" CHECK (nonce <> ''),\n"
+    "  code_verifier TEXT NOT NULL DEFAULT '',\n"
+    "  idp TEXT NOT NULL CONSTRAINT \"idp must not be empty\" CHECK (idp <> ''),\n"
+    "  app_domain TEXT NOT NULL DEFAULT '',\n"
+    "  redirect_url TEXT NOT NULL DEFAULT '',\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  expires_at INTEGER NOT NULL,\n"
+    "  used_at INTEGER NOT NULL DEFAULT 0\n"
+    ") STRICT;\n"
+    "CREATE INDEX access_states_expires ON access_states (expires_at);\n"
+    "CREATE TABLE access_tickets (\n"
+    "  id TEXT PRIMARY KEY NOT NULL " DIGEST_CHECK("id") ",\n"
+    "  session_id TEXT NOT NULL REFERENCES access_sessions (id) ON DELETE CASCADE,\n"
+    "  aud TEXT NOT NULL REFERENCES access_apps (aud) ON DELETE CASCADE,\n"
+    "  redirect_path TEXT NOT NULL DEFAULT '/',\n"
+    "  created_at INTEGER NOT NULL,\n"
+    "  expires_at INTEGER NOT NULL,\n"
+    "  used_at INTEGER NOT NULL DEFAULT 0\n"
+    ") STRICT;\n"
+    "CREATE INDEX access_tickets_session ON access_tickets (session_id);\n"
+    "CREATE INDEX access_tickets_aud ON access_tickets (aud);\n"
+    "CREATE INDEX access_tickets_expires ON access_tickets (expires_at);\n";
+/* clang-format on */
+
 const struct store_migration store_sqlite_migrations[] = {
     {1, "schema_version and meta",
      "CREATE TABLE schema_version (\n"
@@ -290,6 +393,7 @@ const struct store_migration store_sqlite_migrations[] = {
      ") STRICT;\n"},
     {2, "identity provider", idp_schema},
     {3, "partial indexes on the nullable token columns", token_partial_indexes},
+    {4, "access gateway", access_schema},
 };
 
 const size_t store_sqlite_migrations_n = UTIL_ARRAY_LEN(store_sqlite_migrations);

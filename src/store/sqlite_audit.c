@@ -160,7 +160,7 @@ static int purge(struct sqlite_store *s, int64_t now, struct store_purged *p, st
         sq_run(s, attempts, "purge", &p->attempts, e, "ii", now, (int64_t)STORE_ATTEMPT_RETAIN_S) <
             0)
         return -1;
-    return 0;
+    return sq_access_purge(s, now, p, e);
 }
 
 int sq_purge(struct store *base, struct store_purged *out, struct err *e)

@@ -1,7 +1,8 @@
 /*
  * Internals of the SQLite backend, shared by its files (sqlite.c: connection, schema, meta,
- * transactions; sqlite_users.c; sqlite_oauth.c; sqlite_grants.c; sqlite_audit.c).
- * Nothing outside src/store/ includes this.
+ * transactions; sqlite_users.c; sqlite_oauth.c; sqlite_grants.c; sqlite_audit.c;
+ * sqlite_access.c and sqlite_access_grants.c: the access gateway).
+ * Nothing outside src/store/ and tests/unit/store/ includes this.
  */
 #ifndef POSTERN_STORE_SQLITE_INT_H
 #define POSTERN_STORE_SQLITE_INT_H
@@ -164,5 +165,57 @@ int sq_event_list(struct store *s, const char *action_z, const char *username_z,
                   const struct store_page *pg, struct store_event_list *out, struct err *e);
 int sq_event_purge(struct store *s, int64_t before, int64_t *deleted, struct err *e);
 int sq_purge(struct store *s, struct store_purged *out, struct err *e);
+/* sqlite_access.c: the access gateway */
+int sq_access_idp_upsert(struct store *s, struct store_access_idp *p, bool *created, struct err *e);
+int sq_access_idp_get(struct store *s, const char *name_z, struct store_access_idp *out,
+                      struct err *e);
+int sq_access_idp_list(struct store *s, const struct store_page *pg,
+                       struct store_access_idp_list *out, struct err *e);
+int sq_access_idp_delete(struct store *s, const char *name_z, struct err *e);
+int sq_access_app_upsert(struct store *s, struct store_access_app *a, bool *created, struct err *e);
+int sq_access_app_get_by_name(struct store *s, const char *name_z, struct store_access_app *out,
+                              struct err *e);
+int sq_access_app_get_by_domain(struct store *s, const char *domain_z, struct store_access_app *out,
+                                struct err *e);
+int sq_access_app_get_by_aud(struct store *s, const char *aud_z, struct store_access_app *out,
+                             struct err *e);
+int sq_access_app_list(struct store *s, const struct store_page *pg,
+                       struct store_access_app_list *out, struct err *e);
+int sq_access_app_delete(struct store *s, const char *name_z, struct err *e);
+int sq_service_token_create(struct store *s, struct store_service_token *t, const char *secret_id_z,
+                            struct err *e);
+int sq_service_token_verify(struct store *s, const char *client_id_z, const char *secret_id_z,
+                            struct store_service_token *out, struct err *e);
+int sq_service_token_list(struct store *s, const struct store_page *pg,
+                          struct store_service_token_list *out, struct err *e);
+int sq_service_token_delete(struct store *s, const char *name_z, struct err *e);
+int sq_service_token_touch(struct store *s, int64_t id, struct err *e);
+int sq_access_key_ensure(struct store *s, const char *keypair_name_z, struct store_access_key *out,
+                         bool *inserted, struct err *e);
+int sq_access_key_rotate(struct store *s, const char *keypair_name_z, int64_t grace_s,
+                         int64_t if_current_id, struct store_access_key *out, bool *rotated,
+                         struct err *e);
+int sq_access_key_list(struct store *s, struct store_access_key_list *out, struct err *e);
+/* sqlite_access_grants.c: the gateway's sessions, login states, one-time tokens */
+int sq_access_session_create(struct store *s, const char *id_z, struct store_access_session *x,
+                             struct err *e);
+int sq_access_session_get(struct store *s, const char *id_z, struct store_access_session *out,
+                          struct err *e);
+int sq_access_session_revoke(struct store *s, const char *id_z, struct store_access_session *out,
+                             struct err *e);
+int sq_access_session_revoked_since(struct store *s, int64_t since, const char *after_id_z,
+                                    struct store_access_revoked_list *out, struct err *e);
+int sq_access_state_create(struct store *s, const char *id_z, const char *binding_id_z,
+                           struct store_access_state *x, struct err *e);
+int sq_access_state_take(struct store *s, const char *id_z, const char *binding_id_z,
+                         struct store_access_state *out, struct err *e);
+int sq_access_ticket_create(struct store *s, const char *id_z, struct store_access_ticket *x,
+                            struct err *e);
+int sq_access_ticket_take(struct store *s, const char *id_z, const char *aud_z,
+                          struct store_access_ticket *out, struct err *e);
+/* Inside sq_purge's atomic section: the gateway's expired rows. */
+int sq_access_purge(struct sqlite_store *s, int64_t now, struct store_purged *p, struct err *e);
+/* The revocation-list query, for the test that checks that it runs on its index. */
+extern const char sq_access_revoked_sql[];
 
 #endif

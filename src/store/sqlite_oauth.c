@@ -174,7 +174,9 @@ int sq_keypair_delete(struct store *base, const char *name_z, struct err *e)
     if (sq_run(sq(base), sql, "certificate-key pair", &n, e, "t", name_z) < 0) {
         if (e && e->code == STORE_E_CONSTRAINT)
             err_set(e, STORE_E_CONSTRAINT,
-                    "certificate-key pair \"%.64s\" is the signing_key of a provider", name_z);
+                    "certificate-key pair \"%.64s\" is the signing_key of a provider or a "
+                    "gateway signing key",
+                    name_z);
         return -1;
     }
     return n ? 0 : STORE_NOT_FOUND;

@@ -50,6 +50,18 @@ static const struct {
     {"idp_sessions.id", "session already exists"},
     {"oauth2_codes.id", "authorization code already exists"},
     {"oauth2_tokens.id", "token already exists"},
+    /* the access gateway */
+    {"access_idps.name", "identity provider name already exists"},
+    {"access_apps.name", "application name already exists"},
+    {"access_apps.domain", "domain already used by another application"},
+    {"access_apps.aud", "aud already used by another application"},
+    {"access_service_tokens.name", "service token name already exists"},
+    {"access_service_tokens.client_id", "client_id already used by another service token"},
+    {"access_keys.keypair_name", "keypair_name already used by a gateway signing key"},
+    {"access_keys.retired_at", "there is already a current gateway signing key"},
+    {"access_sessions.id", "gateway session already exists"},
+    {"access_states.id", "login state already exists"},
+    {"access_tickets.id", "one-time token already exists"},
 };
 
 static int constraint_fail(struct sqlite_store *s, int rc, const char *what, struct err *e)

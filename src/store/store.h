@@ -261,6 +261,8 @@ struct store_event {
 /* What store_purge removed. */
 struct store_purged {
     int64_t sessions, codes, tokens, consents, attempts;
+    /* the access gateway's: expired global sessions, login states, one-time tokens */
+    int64_t access_sessions, access_states, access_tickets;
 };
 
 /* Lists: v[0..n), owned; free with the matching *_list_free. */
@@ -310,6 +312,161 @@ void store_provider_list_free(struct store_provider_list *l);
 void store_app_list_free(struct store_app_list *l);
 void store_binding_list_free(struct store_binding_list *l);
 void store_event_list_free(struct store_event_list *l);
+
+/* ==== the access gateway (issue 4): records ==========================================
+ * Everything below up to the end of the records is the Gate's state (DESIGN.md, "Data
+ * model"), shared by every gateway node. The rules of the header comment apply: records own
+ * their strings, raw tokens are hashed by the store, util_now(), 0 / -1 / positive results. */
+
+/* Sizes of the values the store makes (plain arrays, with their NUL). */
+#define STORE_AUD_SIZE            65 /* AUD tag: 64 lower-case hex digits (32 random bytes) */
+#define STORE_SERVICE_ID_SIZE     40 /* client_id: 32 lower-case hex digits + ".access" */
+#define STORE_SERVICE_SECRET_SIZE 65 /* client secret: 64 lower-case hex digits */
+#define STORE_SERVICE_ID_SUFFIX   ".access"
+/* Lifetimes used when the caller leaves expires_at at 0. */
+#define STORE_ACCESS_STATE_TTL_S  600 /* a login attempt (state, nonce, PKCE): 10 minutes */
+#define STORE_ACCESS_TICKET_TTL_S 60  /* a one-time token of /cdn-cgi/access/authorized */
+/* service_token_touch writes last_used at most once per this interval per token: a service
+ * token authenticates every request of a machine client, a write per request would make the
+ * busiest client the database's busiest writer. */
+#define STORE_SERVICE_TOUCH_S 60
+/* Longest grace period of a retired signing key (store_access_key_rotate). */
+#define STORE_ACCESS_GRACE_MAX_S (366 * 86400)
+
+/* An identity provider of the gateway (the `identity_providers` of the config). */
+struct store_access_idp {
+    int64_t id;
+    char *name;   /* unique; the handle of the YAML file and the CLI */
+    char *type;   /* "oidc" (the admin layer decides what is allowed; "" is refused) */
+    char *config; /* JSON object text, normalised by the admin layer; holds client_secret:
+                     wiped on free */
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+/* An application behind the gateway. */
+struct store_access_app {
+    int64_t id;
+    char *name;   /* unique */
+    char *domain; /* unique; host [+ path prefix], "*." wildcard allowed; the host part must be
+                     lower case (the database refuses upper case: matching is exact) */
+    /* The AUD tag (the `aud` of its app tokens). Made by the store from random bytes when the
+     * application is created; a non-empty one given at creation is kept (import of an existing
+     * Cloudflare AUD tag: 64 lower-case hex digits). Never changed by a later upsert, which
+     * writes the stored value back here. */
+    char aud[STORE_AUD_SIZE];
+    char *config; /* JSON object text: session_duration, identity_providers, policies... */
+    int64_t created_at;
+    int64_t updated_at;
+};
+
+/* A service token (CF-Access-Client-Id / CF-Access-Client-Secret headers). The store makes the
+ * client_id and the secret, and keeps only the secret's SHA-256. */
+struct store_service_token {
+    int64_t id;
+    char *name;                            /* unique */
+    char client_id[STORE_SERVICE_ID_SIZE]; /* "<32 hex>.access" like Cloudflare; unique */
+    int64_t created_at;
+    int64_t expires_at; /* 0 = never */
+    int64_t last_used;  /* 0 = never used; updated at most every STORE_SERVICE_TOUCH_S */
+};
+
+/* A signing key of the gateway's app tokens. The key pair itself (private key, kid, alg) is
+ * a store_keypair named keypair_name; this row says when it signs and until when it verifies.
+ * At most one key is current (retired_at == 0): the database refuses a second. */
+struct store_access_key {
+    int64_t id;
+    char *keypair_name;
+    char *kid; /* of the key pair (read through it) */
+    char *alg; /* of the key pair */
+    int64_t created_at;
+    int64_t retired_at; /* 0 = current: signs new app tokens */
+    int64_t not_after;  /* 0 while current; then the end of the grace period: app tokens
+                           signed by it verify (and /cdn-cgi/access/certs lists it) until then */
+};
+
+/* The gateway's global session (the `CF_Authorization` cookie of type org on the team domain).
+ * The cookie holds a random token; the store keeps its hash, which is the id that app tokens
+ * carry as `identity_nonce`. An app token must not outlive its session (exp <= expires_at):
+ * store_purge forgets expired sessions, revoked or not. */
+struct store_access_session {
+    char id[STORE_ID_SIZE]; /* hex SHA-256 of the cookie token */
+    char *identity;         /* JSON object text: email, name, groups, idp, claims... */
+    char *idp;              /* name of the identity provider that authenticated it */
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t revoked_at; /* 0 = not revoked (logout sets it) */
+};
+
+/* One entry of the revocation list that every gateway node polls. */
+struct store_access_revoked {
+    char id[STORE_ID_SIZE]; /* session id = identity_nonce of its app tokens */
+    int64_t revoked_at;
+    int64_t expires_at; /* the node can forget the entry after this */
+};
+
+/* One login attempt at an OIDC identity provider (RFC 6749 section 10.12 state, OIDC Core
+ * section 3.1.2.1 nonce, RFC 7636 PKCE). Keyed by the raw state (stored hashed) and bound to
+ * the browser: the binding value (e.g. the state cookie) is stored hashed too, and take
+ * compares it. */
+struct store_access_state {
+    char id[STORE_ID_SIZE]; /* hex SHA-256 of the state */
+    char *nonce;            /* required; a secret in transit: wiped on free */
+    char *code_verifier;    /* PKCE, "" when the IdP has it off; wiped on free */
+    char *idp;              /* required: the identity provider the browser was sent to */
+    char *app_domain;       /* the application being logged into ("" for the IdP test) */
+    char *redirect_url;     /* where to go back to, as checked by the gateway */
+    int64_t created_at;
+    int64_t expires_at; /* 0 when creating: now + STORE_ACCESS_STATE_TTL_S */
+    int64_t used_at;    /* 0 = not yet taken */
+};
+
+/* A one-time token of /cdn-cgi/access/authorized?token=: issued on the team domain, exchanged
+ * once on the app domain for the app cookie. */
+struct store_access_ticket {
+    char id[STORE_ID_SIZE];         /* hex SHA-256 of the token */
+    char session_id[STORE_ID_SIZE]; /* the global session it was issued from (must exist) */
+    char aud[STORE_AUD_SIZE];       /* the application it is for (must exist) */
+    char *redirect_path;            /* path [+ query] to go to on the app domain */
+    int64_t created_at;
+    int64_t expires_at; /* 0 when creating: now + STORE_ACCESS_TICKET_TTL_S */
+    int64_t used_at;
+};
+
+struct store_access_idp_list {
+    struct store_access_idp *v;
+    size_t n;
+};
+struct store_access_app_list {
+    struct store_access_app *v;
+    size_t n;
+};
+struct store_service_token_list {
+    struct store_service_token *v;
+    size_t n;
+};
+struct store_access_key_list {
+    struct store_access_key *v;
+    size_t n;
+};
+struct store_access_revoked_list {
+    struct store_access_revoked *v;
+    size_t n;
+};
+
+void store_access_idp_free(struct store_access_idp *p);
+void store_access_app_free(struct store_access_app *a);
+void store_service_token_free(struct store_service_token *t);
+void store_access_key_free(struct store_access_key *k);
+void store_access_session_free(struct store_access_session *x);
+void store_access_state_free(struct store_access_state *x);
+void store_access_ticket_free(struct store_access_ticket *x);
+void store_access_idp_list_free(struct store_access_idp_list *l);
+void store_access_app_list_free(struct store_access_app_list *l);
+void store_service_token_list_free(struct store_service_token_list *l);
+void store_access_key_list_free(struct store_access_key_list *l);
+void store_access_revoked_list_free(struct store_access_revoked_list *l);
+/* ==== end of the access gateway's records ============================================= */
 
 /* ---- the backend table ---------------------------------------------------- */
 
@@ -432,6 +589,60 @@ struct store_ops {
                       const struct store_page *pg, struct store_event_list *out, struct err *e);
     int (*event_purge)(struct store *s, int64_t before, int64_t *deleted, struct err *e);
     int (*purge)(struct store *s, struct store_purged *out, struct err *e);
+
+    /* ==== the access gateway (issue 4) ================================================
+     * Semantics are those of the store_access_* / store_service_token_* wrappers at the end
+     * of this header; *_id_z digests arrive computed by the front (store_access.c). */
+    int (*access_idp_upsert)(struct store *s, struct store_access_idp *p, bool *created,
+                             struct err *e);
+    int (*access_idp_get)(struct store *s, const char *name_z, struct store_access_idp *out,
+                          struct err *e);
+    int (*access_idp_list)(struct store *s, const struct store_page *pg,
+                           struct store_access_idp_list *out, struct err *e);
+    int (*access_idp_delete)(struct store *s, const char *name_z, struct err *e);
+    int (*access_app_upsert)(struct store *s, struct store_access_app *a, bool *created,
+                             struct err *e);
+    int (*access_app_get_by_name)(struct store *s, const char *name_z, struct store_access_app *out,
+                                  struct err *e);
+    int (*access_app_get_by_domain)(struct store *s, const char *domain_z,
+                                    struct store_access_app *out, struct err *e);
+    int (*access_app_get_by_aud)(struct store *s, const char *aud_z, struct store_access_app *out,
+                                 struct err *e);
+    int (*access_app_list)(struct store *s, const struct store_page *pg,
+                           struct store_access_app_list *out, struct err *e);
+    int (*access_app_delete)(struct store *s, const char *name_z, struct err *e);
+    int (*service_token_create)(struct store *s, struct store_service_token *t,
+                                const char *secret_id_z, struct err *e);
+    int (*service_token_verify)(struct store *s, const char *client_id_z, const char *secret_id_z,
+                                struct store_service_token *out, struct err *e);
+    int (*service_token_list)(struct store *s, const struct store_page *pg,
+                              struct store_service_token_list *out, struct err *e);
+    int (*service_token_delete)(struct store *s, const char *name_z, struct err *e);
+    /* Sets last_used = now unless it is more recent than now - STORE_SERVICE_TOUCH_S. */
+    int (*service_token_touch)(struct store *s, int64_t id, struct err *e);
+    int (*access_key_ensure)(struct store *s, const char *keypair_name_z,
+                             struct store_access_key *out, bool *inserted, struct err *e);
+    int (*access_key_rotate)(struct store *s, const char *keypair_name_z, int64_t grace_s,
+                             int64_t if_current_id, struct store_access_key *out, bool *rotated,
+                             struct err *e);
+    int (*access_key_list)(struct store *s, struct store_access_key_list *out, struct err *e);
+    int (*access_session_create)(struct store *s, const char *id_z, struct store_access_session *x,
+                                 struct err *e);
+    int (*access_session_get)(struct store *s, const char *id_z, struct store_access_session *out,
+                              struct err *e);
+    int (*access_session_revoke)(struct store *s, const char *id_z,
+                                 struct store_access_session *out, struct err *e);
+    int (*access_session_revoked_since)(struct store *s, int64_t since, const char *after_id_z,
+                                        struct store_access_revoked_list *out, struct err *e);
+    int (*access_state_create)(struct store *s, const char *id_z, const char *binding_id_z,
+                               struct store_access_state *x, struct err *e);
+    int (*access_state_take)(struct store *s, const char *id_z, const char *binding_id_z,
+                             struct store_access_state *out, struct err *e);
+    int (*access_ticket_create)(struct store *s, const char *id_z, struct store_access_ticket *x,
+                                struct err *e);
+    int (*access_ticket_take)(struct store *s, const char *id_z, const char *aud_z,
+                              struct store_access_ticket *out, struct err *e);
+    /* ==== end of the access gateway's operations ======================================= */
 };
 
 /* ---- connections ------------------------------------------------------------ */
@@ -715,8 +926,160 @@ int store_event_purge(struct store *s, int64_t before, int64_t *deleted, struct 
 
 /* Deletes what can never be valid again: expired sessions, tokens and consents, codes that
  * expired more than STORE_CODE_RETAIN_S ago and whose tokens have all expired, and throttling
- * rows whose window began more than STORE_ATTEMPT_RETAIN_S ago and that are not locked. out may be
- * NULL. Run it now and then (every few minutes). */
+ * rows whose window began more than STORE_ATTEMPT_RETAIN_S ago and that are not locked; and the
+ * gateway's expired global sessions (revoked or not), login states and one-time tokens (used or
+ * not). out may be NULL. Run it now and then (every few minutes). */
 int store_purge(struct store *s, struct store_purged *out, struct err *e);
+
+/* ==== the access gateway (issue 4) ===================================================== */
+
+/* ---- identity providers and applications ----------------------------------------------- */
+
+/* Creates the identity provider p->name or replaces its type and config (`postern apply` is
+ * idempotent by name). config "" reads as "{}"; anything else must be a JSON object
+ * (STORE_E_CONSTRAINT). Sets p->id, timestamps and *created (may be NULL). */
+int store_access_idp_upsert(struct store *s, struct store_access_idp *p, bool *created,
+                            struct err *e);
+/* 0, STORE_NOT_FOUND or -1. */
+int store_access_idp_get(struct store *s, const char *name_z, struct store_access_idp *out,
+                         struct err *e);
+/* Ordered by name. out is replaced. */
+int store_access_idp_list(struct store *s, const struct store_page *pg,
+                          struct store_access_idp_list *out, struct err *e);
+/* 0, STORE_NOT_FOUND or -1. Applications naming it in their config are the admin layer's
+ * business (the store does not read config). */
+int store_access_idp_delete(struct store *s, const char *name_z, struct err *e);
+
+/* Creates the application a->name or replaces its domain and config. Sets a->id, timestamps,
+ * *created (may be NULL) and a->aud (see struct store_access_app: made at creation, then never
+ * changed). A domain already used by another application, an upper-case host, a malformed
+ * given aud: STORE_E_CONSTRAINT naming the field. */
+int store_access_app_upsert(struct store *s, struct store_access_app *a, bool *created,
+                            struct err *e);
+/* Each: 0, STORE_NOT_FOUND or -1. domain_z and aud_z are compared exactly (the gateway
+ * matches hosts and wildcards itself, over the list). */
+int store_access_app_get_by_name(struct store *s, const char *name_z, struct store_access_app *out,
+                                 struct err *e);
+int store_access_app_get_by_domain(struct store *s, const char *domain_z,
+                                   struct store_access_app *out, struct err *e);
+int store_access_app_get_by_aud(struct store *s, const char *aud_z, struct store_access_app *out,
+                                struct err *e);
+/* Ordered by name. */
+int store_access_app_list(struct store *s, const struct store_page *pg,
+                          struct store_access_app_list *out, struct err *e);
+/* Deletes the application and its unused one-time tokens. 0, STORE_NOT_FOUND or -1. */
+int store_access_app_delete(struct store *s, const char *name_z, struct err *e);
+
+/* ---- service tokens ---------------------------------------------------------------- */
+
+/* Creates the service token t->name (unique) with expires_at (0 = never). The store makes
+ * t->client_id and a secret of 64 hex digits, which it writes to secret (NUL-terminated) and
+ * never again: it keeps only its SHA-256. The caller shows it once, then util_wipe()s it. Sets
+ * t->id, t->created_at, t->last_used = 0. On error secret is wiped. */
+int store_service_token_create(struct store *s, struct store_service_token *t,
+                               char secret[STORE_SERVICE_SECRET_SIZE], struct err *e);
+/* The token of the CF-Access-Client-Id / CF-Access-Client-Secret pair, secret compared in
+ * constant time (as digests):
+ *  0               valid; out filled;
+ *  STORE_NOT_FOUND unknown client_id, or a wrong secret (one answer for both);
+ *  STORE_EXPIRED   the right secret of an expired token; out filled. */
+int store_service_token_verify(struct store *s, const char *client_id_z, struct slice secret,
+                               struct store_service_token *out, struct err *e);
+/* Ordered by name (no secret in them: the store has none). */
+int store_service_token_list(struct store *s, const struct store_page *pg,
+                             struct store_service_token_list *out, struct err *e);
+/* 0, STORE_NOT_FOUND or -1. */
+int store_service_token_delete(struct store *s, const char *name_z, struct err *e);
+/* Records a use of t (as read by verify): writes nothing when t->last_used is less than
+ * STORE_SERVICE_TOUCH_S old, so that it can be called on every request. Sets t->last_used
+ * when it writes. 0 (also when skipped, or the token is gone) or -1. */
+int store_service_token_touch(struct store *s, struct store_service_token *t, struct err *e);
+
+/* ---- signing keys of app tokens --------------------------------------------------------- */
+
+/* Makes keypair_name_z (an existing store_keypair, made by the caller) the current key unless
+ * a current key exists; out gets the current key either way, ours or the one that won: of two
+ * nodes starting at once on an empty database, both end up with the same (one) key. *inserted
+ * (may be NULL) says whether ours won; if not, the caller deletes its unused key pair
+ * (store_keypair_delete). An unknown key pair: STORE_E_CONSTRAINT. */
+int store_access_key_ensure(struct store *s, const char *keypair_name_z,
+                            struct store_access_key *out, bool *inserted, struct err *e);
+/* Key rotation, in one transaction: retires the current key (retired_at = now, not_after =
+ * now + grace_s) and makes keypair_name_z the current key. With if_current_id != 0 it does so
+ * only while the current key is still that one (a compare-and-swap for automatic rotation:
+ * two nodes that both saw an old key rotate once); otherwise it writes nothing. out gets the
+ * current key after the call, ours or not; *rotated (may be NULL) says whether ours is it.
+ * Returns 0, STORE_NOT_FOUND (if_current_id given and no current key: nothing written) or -1;
+ * an unknown or already used key pair, a negative grace_s: STORE_E_CONSTRAINT. */
+int store_access_key_rotate(struct store *s, const char *keypair_name_z, int64_t grace_s,
+                            int64_t if_current_id, struct store_access_key *out, bool *rotated,
+                            struct err *e);
+/* The keys that verify: the current one and the retired ones whose not_after has not passed,
+ * newest first (v[0] is the current key when there is one). */
+int store_access_key_list(struct store *s, struct store_access_key_list *out, struct err *e);
+
+/* ---- global sessions ----------------------------------------------------------------- */
+
+/* Inserts a session for the raw cookie token (the store keeps its hash: x->id is set).
+ * Reads identity ("" reads as "{}"; else a JSON object), idp, expires_at; sets id, created_at,
+ * revoked_at = 0. */
+int store_access_session_create(struct store *s, struct slice token, struct store_access_session *x,
+                                struct err *e);
+/* The session of a raw cookie token:
+ *  0 valid; STORE_REVOKED (logged out) or STORE_EXPIRED: out filled all the same;
+ *  STORE_NOT_FOUND unknown or purged. */
+int store_access_session_get(struct store *s, struct slice token, struct store_access_session *out,
+                             struct err *e);
+/* The same by id (an app token's identity_nonce). */
+int store_access_session_get_by_id(struct store *s, const char *id_z,
+                                   struct store_access_session *out, struct err *e);
+/* Logout: sets revoked_at = now (kept when already revoked: logging out twice is fine) and
+ * fills out with the row as it now is (out may be NULL). 0, STORE_NOT_FOUND or -1. */
+int store_access_session_revoke(struct store *s, struct slice token,
+                                struct store_access_session *out, struct err *e);
+int store_access_session_revoke_by_id(struct store *s, const char *id_z,
+                                      struct store_access_session *out, struct err *e);
+/* The revocation list every gateway node polls: sessions with (revoked_at, id) after
+ * (since, after_id_z), ordered by them, at most STORE_LIST_MAX (read on from the last row
+ * while the list is full; after_id_z NULL or "" = from revoked_at >= since). Indexed.
+ * revoked_at is stamped before the commit, and nodes' clocks differ: poll with a margin
+ * (since = the previous poll's start - a minute) and treat entries as a set. */
+int store_access_session_revoked_since(struct store *s, int64_t since, const char *after_id_z,
+                                       struct store_access_revoked_list *out, struct err *e);
+
+/* ---- login states ---------------------------------------------------------------------- */
+
+/* Records a login attempt under the raw state, bound to the browser by binding (e.g. the value
+ * of the state cookie); both are kept hashed and neither may be empty. Reads nonce (required),
+ * code_verifier, idp (required), app_domain, redirect_url, expires_at (0: now +
+ * STORE_ACCESS_STATE_TTL_S); sets id, created_at, used_at = 0. */
+int store_access_state_create(struct store *s, struct slice state, struct slice binding,
+                              struct store_access_state *x, struct err *e);
+/* Takes the login attempt of a callback, atomically, once:
+ *  0               valid and now used; out filled;
+ *  STORE_NOT_FOUND unknown, purged, or binding does not match (compared in constant time; then
+ *                  nothing changes: a request without the browser's cookie cannot burn it);
+ *  STORE_REUSED    taken before (a replayed callback); out filled;
+ *  STORE_EXPIRED   expired before this first use; now marked used; out filled.
+ * Of two concurrent takes of one state, exactly one gets 0. */
+int store_access_state_take(struct store *s, struct slice state, struct slice binding,
+                            struct store_access_state *out, struct err *e);
+
+/* ---- one-time tokens of /cdn-cgi/access/authorized ------------------------------------- */
+
+/* Inserts a one-time token for the raw token. Reads session_id (an existing session),
+ * aud (an existing application), redirect_path ("" reads as "/"), expires_at (0: now +
+ * STORE_ACCESS_TICKET_TTL_S); sets id, created_at, used_at = 0. */
+int store_access_ticket_create(struct store *s, struct slice token, struct store_access_ticket *x,
+                               struct err *e);
+/* Takes the one-time token for the application aud_z, atomically, once: 0 (out filled),
+ * STORE_NOT_FOUND (unknown, purged, or another application's: then nothing changes),
+ * STORE_REUSED (out filled), STORE_EXPIRED (now marked used; out filled). The caller then
+ * reads the session (store_access_session_get_by_id), which may be revoked or expired. Of two
+ * concurrent takes, exactly one gets 0. */
+int store_access_ticket_take(struct store *s, struct slice token, const char *aud_z,
+                             struct store_access_ticket *out, struct err *e);
+
+/* ==== end of the access gateway ======================================================== */
 
 #endif

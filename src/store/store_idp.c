@@ -32,7 +32,7 @@ int store_digest(struct slice raw, char out[STORE_ID_SIZE], struct err *e)
 
 /* The digest of a value that is being created: an empty one is a caller's bug, and would
  * make every empty cookie a valid session. */
-static int digest_new(struct slice raw, const char *what, char out[STORE_ID_SIZE], struct err *e)
+int store_digest_new(struct slice raw, const char *what, char out[STORE_ID_SIZE], struct err *e)
 {
     if (raw.n == 0)
         return err_set(e, STORE_E_CONSTRAINT, "%s must not be empty", what);
@@ -52,9 +52,7 @@ static void uuid_v4(char out[STORE_UUID_SIZE])
              b[15]);
 }
 
-/* A JSON column: NULL or "" (the default) or one JSON value of the given type (JSON_OBJECT,
- * JSON_ARRAY). Checked here for every backend. */
-static int check_json(const char *z, json_type type, const char *field, struct err *e)
+int store_check_json(const char *z, int type, const char *field, struct err *e)
 {
     if (!z || !z[0])
         return 0;
@@ -63,7 +61,7 @@ static int check_json(const char *z, json_type type, const char *field, struct e
         return err_set(e, STORE_E_TOO_BIG, "%s longer than %d bytes", field, STORE_TEXT_MAX);
     struct err je = {0};
     json_t *j = util_json_parse((struct slice){z, n}, &je);
-    bool ok = j && json_typeof(j) == type;
+    bool ok = j && (int)json_typeof(j) == type;
     json_decref(j);
     if (!ok)
         return err_set(e, STORE_E_CONSTRAINT, "%s must be a JSON %s", field,
@@ -82,7 +80,7 @@ int store_user_create(struct store *s, struct store_user *u, struct err *e)
     } else if (strnlen(u->uuid, STORE_UUID_SIZE) != STORE_UUID_SIZE - 1) {
         return err_set(e, STORE_E_CONSTRAINT, "uuid must be 36 characters");
     }
-    if (check_json(u->attributes, JSON_OBJECT, "attributes", e) < 0) {
+    if (store_check_json(u->attributes, JSON_OBJECT, "attributes", e) < 0) {
         if (generated)
             u->uuid[0] = '\0';
         return -1;
@@ -95,7 +93,7 @@ int store_user_create(struct store *s, struct store_user *u, struct err *e)
 
 int store_user_update(struct store *s, struct store_user *u, struct err *e)
 {
-    if (check_json(u->attributes, JSON_OBJECT, "attributes", e) < 0)
+    if (store_check_json(u->attributes, JSON_OBJECT, "attributes", e) < 0)
         return -1;
     return s->ops->user_update(s, u, e);
 }
@@ -135,7 +133,7 @@ int store_user_delete(struct store *s, int64_t id, struct err *e)
 
 int store_group_upsert(struct store *s, struct store_group *g, bool *created, struct err *e)
 {
-    if (check_json(g->attributes, JSON_OBJECT, "attributes", e) < 0)
+    if (store_check_json(g->attributes, JSON_OBJECT, "attributes", e) < 0)
         return -1;
     return s->ops->group_upsert(s, g, created, e);
 }
@@ -218,7 +216,7 @@ int store_keypair_delete(struct store *s, const char *name_z, struct err *e)
 
 int store_provider_upsert(struct store *s, struct store_provider *p, bool *created, struct err *e)
 {
-    if (check_json(p->redirect_uris, JSON_ARRAY, "redirect_uris", e) < 0)
+    if (store_check_json(p->redirect_uris, JSON_ARRAY, "redirect_uris", e) < 0)
         return -1;
     return s->ops->provider_upsert(s, p, created, e);
 }
@@ -253,7 +251,7 @@ int store_provider_delete(struct store *s, int64_t id, struct err *e)
 
 int store_app_upsert(struct store *s, struct store_app *a, bool *created, struct err *e)
 {
-    if (check_json(a->meta, JSON_OBJECT, "meta", e) < 0)
+    if (store_check_json(a->meta, JSON_OBJECT, "meta", e) < 0)
         return -1;
     return s->ops->app_upsert(s, a, created, e);
 }
@@ -303,8 +301,8 @@ int store_session_create(struct store *s, struct slice token, struct store_sessi
                          struct err *e)
 {
     char id[STORE_ID_SIZE];
-    if (check_json(x->amr, JSON_ARRAY, "amr", e) < 0 ||
-        digest_new(token, "session token", id, e) < 0)
+    if (store_check_json(x->amr, JSON_ARRAY, "amr", e) < 0 ||
+        store_digest_new(token, "session token", id, e) < 0)
         return -1;
     return s->ops->session_create(s, id, x, e);
 }
@@ -341,7 +339,7 @@ int store_session_delete_user(struct store *s, int64_t user_id, int64_t *deleted
 int store_code_create(struct store *s, struct slice code, struct store_code *c, struct err *e)
 {
     char id[STORE_ID_SIZE];
-    if (digest_new(code, "authorization code", id, e) < 0)
+    if (store_digest_new(code, "authorization code", id, e) < 0)
         return -1;
     return s->ops->code_create(s, id, c, e);
 }
@@ -358,7 +356,7 @@ int store_code_take(struct store *s, struct slice code, int64_t provider_id, str
 int store_token_insert(struct store *s, struct slice key, struct store_token *t, struct err *e)
 {
     char id[STORE_ID_SIZE];
-    if (digest_new(key, "token", id, e) < 0)
+    if (store_digest_new(key, "token", id, e) < 0)
         return -1;
     return s->ops->token_insert(s, id, t, e);
 }
@@ -399,7 +397,7 @@ int store_token_rotate(struct store *s, struct slice old_key, struct slice new_k
                        struct store_token *nt, struct store_token *old, struct err *e)
 {
     char old_id[STORE_ID_SIZE], new_id[STORE_ID_SIZE];
-    if (store_digest(old_key, old_id, e) < 0 || digest_new(new_key, "token", new_id, e) < 0)
+    if (store_digest(old_key, old_id, e) < 0 || store_digest_new(new_key, "token", new_id, e) < 0)
         return -1;
     return s->ops->token_rotate(s, old_id, new_id, provider_id, scope_z, expires_at, nt, old, e);
 }
@@ -440,7 +438,7 @@ int store_attempt_reset(struct store *s, const char *key_z, struct err *e)
 
 int store_event_add(struct store *s, struct store_event *ev, struct err *e)
 {
-    if (check_json(ev->context, JSON_OBJECT, "context", e) < 0)
+    if (store_check_json(ev->context, JSON_OBJECT, "context", e) < 0)
         return -1;
     return s->ops->event_add(s, ev, e);
 }

@@ -22,6 +22,13 @@ struct store_migration {
 
 /* Lower-case hex SHA-256 of raw: the id under which a raw token is stored (store.h). */
 int store_digest(struct slice raw, char out[STORE_ID_SIZE], struct err *e);
+/* The same for a value being created: an empty one is refused (STORE_E_CONSTRAINT "<what>
+ * must not be empty"), as it would make every empty cookie or parameter match. */
+int store_digest_new(struct slice raw, const char *what, char out[STORE_ID_SIZE], struct err *e);
+/* A JSON column: NULL or "" (the default), or one JSON value of jansson type `type`
+ * (JSON_OBJECT, JSON_ARRAY); else STORE_E_CONSTRAINT "<field> must be a JSON object". Checked
+ * by the front for every backend. */
+int store_check_json(const char *z, int type, const char *field, struct err *e);
 
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_migration store_sqlite_migrations[];

@@ -118,6 +118,77 @@ void store_event_free(struct store_event *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
+/* ---- the access gateway ------------------------------------------------------------ */
+
+void store_access_idp_free(struct store_access_idp *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    free(p->type);
+    util_free_secret(p->config); /* holds the IdP's client_secret */
+    memset(p, 0, sizeof(*p));
+}
+
+void store_access_app_free(struct store_access_app *a)
+{
+    if (!a)
+        return;
+    free(a->name);
+    free(a->domain);
+    free(a->config);
+    memset(a, 0, sizeof(*a));
+}
+
+void store_service_token_free(struct store_service_token *t)
+{
+    if (!t)
+        return;
+    free(t->name);
+    memset(t, 0, sizeof(*t));
+}
+
+void store_access_key_free(struct store_access_key *k)
+{
+    if (!k)
+        return;
+    free(k->keypair_name);
+    free(k->kid);
+    free(k->alg);
+    memset(k, 0, sizeof(*k));
+}
+
+void store_access_session_free(struct store_access_session *x)
+{
+    if (!x)
+        return;
+    free(x->identity);
+    free(x->idp);
+    memset(x, 0, sizeof(*x));
+}
+
+void store_access_state_free(struct store_access_state *x)
+{
+    if (!x)
+        return;
+    /* Until the callback, the nonce and the PKCE verifier are what an attacker with a stolen
+     * code would need (RFC 7636 section 1). */
+    util_free_secret(x->nonce);
+    util_free_secret(x->code_verifier);
+    free(x->idp);
+    free(x->app_domain);
+    free(x->redirect_url);
+    memset(x, 0, sizeof(*x));
+}
+
+void store_access_ticket_free(struct store_access_ticket *x)
+{
+    if (!x)
+        return;
+    free(x->redirect_path);
+    memset(x, 0, sizeof(*x));
+}
+
 /* Each list: free every record, then the array. */
 #define LIST_FREE(fn, list_type, rec_free)                                                         \
     void fn(struct list_type *l)                                                                   \
@@ -136,6 +207,11 @@ static void binding_free(struct store_binding *b)
     (void)b; /* no member is allocated */
 }
 
+static void revoked_free(struct store_access_revoked *r)
+{
+    (void)r; /* no member is allocated */
+}
+
 LIST_FREE(store_user_list_free, store_user_list, store_user_free)
 LIST_FREE(store_group_list_free, store_group_list, store_group_free)
 LIST_FREE(store_keypair_list_free, store_keypair_list, store_keypair_free)
@@ -143,3 +219,8 @@ LIST_FREE(store_provider_list_free, store_provider_list, store_provider_free)
 LIST_FREE(store_app_list_free, store_app_list, store_app_free)
 LIST_FREE(store_binding_list_free, store_binding_list, binding_free)
 LIST_FREE(store_event_list_free, store_event_list, store_event_free)
+LIST_FREE(store_access_idp_list_free, store_access_idp_list, store_access_idp_free)
+LIST_FREE(store_access_app_list_free, store_access_app_list, store_access_app_free)
+LIST_FREE(store_service_token_list_free, store_service_token_list, store_service_token_free)
+LIST_FREE(store_access_key_list_free, store_access_key_list, store_access_key_free)
+LIST_FREE(store_access_revoked_list_free, store_access_revoked_list, revoked_free)

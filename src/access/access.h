@@ -1,0 +1,322 @@
+/*
+ * access: the Gate (Cloudflare Access's role, DESIGN.md "Wire contract — Gate"). One header
+ * for the module, in sections; later sections (login flow, sessions, tokens, certificates,
+ * proxy routes) are added below the ones here.
+ *
+ * Layer: uses util, jose, http, store, keys, web; only admin and main use it.
+ *
+ * Sections:
+ *   1. model   (model.c, rule.c, domain.c, json.c): the configuration as structs, parsed
+ *      strictly from JSON (the `access:` section of the config file after util_yaml, the admin
+ *      API, or the store's normalised JSON) with errors naming the field path and the node,
+ *      and turned back into normalised JSON.
+ *   2. cidr    (cidr.c): IPv4/IPv6 ranges and client addresses.
+ *   3. policy  (policy.c): which policy of an application decides a request.
+ */
+#ifndef POSTERN_ACCESS_H
+#define POSTERN_ACCESS_H
+
+#include "util/util.h"
+
+/* ======================================================================== */
+/* 1. model                                                                  */
+/* ======================================================================== */
+
+/* Limits of the configuration (operator input, but still bounded). */
+#define ACCESS_MAX_IDPS      64
+#define ACCESS_MAX_APPS      1024
+#define ACCESS_MAX_POLICIES  64   /* per application */
+#define ACCESS_MAX_RULES     64   /* per include / require / exclude list */
+#define ACCESS_MAX_VALUES    1024 /* per rule (emails, ranges, groups...) */
+#define ACCESS_MAX_SCOPES    32
+#define ACCESS_MAX_CLAIMS    64
+#define ACCESS_NAME_MAX      128 /* names of IdPs, apps, policies, groups, claims, tokens */
+#define ACCESS_VALUE_MAX     320 /* an email (RFC 5321: 64 + 1 + 255), a claim value */
+#define ACCESS_CLIENT_ID_MAX 256
+#define ACCESS_SECRET_MAX    1024 /* client_secret */
+#define ACCESS_URL_MAX       2048
+#define ACCESS_HOST_MAX      253 /* RFC 1035 section 2.3.4 */
+#define ACCESS_LABEL_MAX     63
+#define ACCESS_PATH_MAX      1024 /* path prefix of an application domain */
+#define ACCESS_AUD_MAX       128
+#define ACCESS_FILE_MAX      4096 /* ca_file */
+#define ACCESS_FIELD_MAX     160  /* "access.applications[0].policies[1].include[0]..." */
+
+#define ACCESS_DEFAULT_SESSION_S   (24 * 3600)
+#define ACCESS_MIN_SESSION_S       60
+#define ACCESS_MAX_SESSION_S       (730 * 3600) /* Cloudflare's longest choice, "1 month" */
+#define ACCESS_DEFAULT_EMAIL_CLAIM "email"
+
+/* A refusal: the field path, what is wrong, and the offending JSON node (borrowed from the
+ * input; the object that lacks a required key when it is missing), so that the admin layer
+ * can print "FILE:LINE: FIELD: message" with util_yaml_line(doc, node):
+ *     admin_bad(x, ae.node, ae.field, "%s", ae.msg);                                       */
+struct access_err {
+    char field[ACCESS_FIELD_MAX];
+    char msg[ERR_MSG_MAX];
+    const json_t *node;
+};
+
+/* "FIELD: message" into e (for callers without line numbers). Returns -1. */
+int access_err_format(const struct access_err *ae, struct err *e);
+
+/* An absolute http(s) URL split for use: team_domain and application origins. */
+struct access_url {
+    char *text; /* normalised: lower-case scheme and host, no trailing '/' when no path */
+    bool https;
+    char *host;    /* lower-case; an IPv6 literal keeps its brackets ("[::1]") */
+    uint16_t port; /* explicit, or 80 / 443 */
+};
+
+/* ---- identity providers ---- */
+
+enum access_idp_type { ACCESS_IDP_OIDC };
+
+/* One generic OIDC identity provider (Cloudflare's "OpenID Connect" login method). auth_url,
+ * token_url and certs_url are required unless discovery_url is given; then a NULL one is
+ * taken from the discovery document at run time. */
+struct access_idp {
+    char *name;
+    enum access_idp_type type;
+    char *client_id;
+    char *client_secret; /* a secret: wiped when freed, never logged */
+    char *auth_url;      /* may carry a query; never a fragment */
+    char *token_url;
+    char *certs_url;
+    char *discovery_url;    /* NULL when absent */
+    char *issuer;           /* expected `iss`, as written: compared exactly (OpenID Connect
+                             * Core 3.1.3.7); NULL: from discovery */
+    bool pkce_enabled;      /* default true */
+    char *email_claim_name; /* default "email" */
+    char **scopes;          /* default openid email profile; always contains openid */
+    size_t nscopes;
+    char **claims; /* extra ID-token claims copied into the app token and identity */
+    size_t nclaims;
+    char *ca_file; /* NULL: the system's CAs */
+};
+
+/* ---- policies ---- */
+
+/* Cloudflare's selectors. Each rule (one element of include / require / exclude) is one
+ * selector with its values; a rule matches when any of its values matches. */
+enum access_selector {
+    ACCESS_SEL_EVERYONE,
+    ACCESS_SEL_EMAILS,        /* exact, ASCII case-insensitive */
+    ACCESS_SEL_EMAIL_DOMAINS, /* the part after the last '@', case-insensitive, exact */
+    ACCESS_SEL_IP_RANGES,
+    ACCESS_SEL_GROUPS,        /* exact (case-sensitive) group names from the IdP */
+    ACCESS_SEL_OIDC_CLAIM,    /* {name, value} */
+    ACCESS_SEL_SERVICE_TOKEN, /* names of service tokens */
+    ACCESS_SEL_ANY_SERVICE_TOKEN,
+    ACCESS_SEL_LOGIN_METHOD, /* names of identity providers */
+};
+
+#define ACCESS_CIDR_TEXT_MAX 64 /* "ffff:...:ffff/128" and a NUL */
+
+struct access_cidr {
+    uint8_t family; /* 4 or 6 */
+    uint8_t bits;   /* prefix length: 0..32 or 0..128 */
+    uint8_t addr[16];
+};
+
+struct access_rule {
+    enum access_selector sel;
+    char **values; /* emails, domains (lower-case), groups, token or IdP names */
+    size_t nvalues;
+    struct access_cidr *cidrs; /* ip_ranges */
+    size_t ncidrs;
+    char *claim_name; /* oidc_claim */
+    char *claim_value;
+};
+
+struct access_rules {
+    struct access_rule *v;
+    size_t n;
+};
+
+enum access_action {
+    ACCESS_ACTION_ALLOW,
+    ACCESS_ACTION_BLOCK,
+    ACCESS_ACTION_BYPASS,
+    ACCESS_ACTION_SERVICE_AUTH,
+};
+
+struct access_policy {
+    char *name;
+    enum access_action action;
+    struct access_rules include; /* OR; never empty */
+    struct access_rules require; /* AND */
+    struct access_rules exclude; /* NOT */
+};
+
+/* ---- applications ---- */
+
+enum access_same_site { ACCESS_SAME_SITE_LAX, ACCESS_SAME_SITE_STRICT, ACCESS_SAME_SITE_NONE };
+
+/* A self-hosted application. Its domain is a host (or "*." + a suffix: exactly one more
+ * label, as Cloudflare's subdomain wildcard) and an optional path prefix. */
+struct access_app {
+    char *name;
+    char *domain; /* normalised: "service.localhost", "a.example.com/admin", "*.example.com" */
+    char *host;   /* lower-case; for a wildcard, the suffix without "*." ("example.com") */
+    bool wildcard;
+    char *path; /* "" (the whole host) or "/admin": no trailing '/' */
+    struct access_url origin;
+    int64_t session_duration; /* seconds */
+    char **idps;              /* names of identity providers; none = all of them */
+    size_t nidps;
+    bool instant_auth;
+    enum access_same_site same_site; /* default lax */
+    bool http_only_cookie;           /* default true */
+    char *aud;                       /* the AUD tag; NULL: the store makes one */
+    struct access_policy *policies;
+    size_t npolicies;
+};
+
+/* ---- the whole `access:` section ---- */
+
+struct access_config {
+    struct access_url team; /* team_domain: scheme, host, optional port; no path */
+    struct access_idp *idps;
+    size_t nidps;
+    struct access_app *apps;
+    size_t napps;
+};
+
+/*
+ * Parsers. `field` is the path of j for messages ("access", "access.applications[0]", or what
+ * the admin API prefers). Unknown keys, wrong types, empty strings, duplicates and bad values
+ * are refused with one message. On error *out is left zeroed (nothing to free); on success it
+ * owns xmalloc'd copies (free with the matching *_free). idps/nidps: the identity providers
+ * that names in an application or a login_method rule must refer to (NULL: not checked).
+ */
+int access_config_parse(const json_t *j, const char *field, struct access_config *out,
+                        struct access_err *ae);
+int access_idp_parse(const json_t *j, const char *field, struct access_idp *out,
+                     struct access_err *ae);
+int access_app_parse(const json_t *j, const char *field, const struct access_idp *idps,
+                     size_t nidps, struct access_app *out, struct access_err *ae);
+int access_policy_parse(const json_t *j, const char *field, const struct access_idp *idps,
+                        size_t nidps, struct access_policy *out, struct access_err *ae);
+int access_rule_parse(const json_t *j, const char *field, const struct access_idp *idps,
+                      size_t nidps, struct access_rule *out, struct access_err *ae);
+
+/* Free the members and leave the struct zeroed; a zeroed struct is fine. */
+void access_config_free(struct access_config *c);
+void access_idp_free(struct access_idp *p);
+void access_app_free(struct access_app *a);
+void access_policy_free(struct access_policy *p);
+void access_rule_free(struct access_rule *r);
+void access_url_free(struct access_url *u);
+
+/*
+ * Normalised JSON (what the store keeps): every key written, defaults made explicit, hosts
+ * and emails lower-cased (an issuer is kept as written), durations as "<n>h" / "<n>m" / "<n>s",
+ * CIDRs as "addr/bits". Parsing it again gives the same structs, and the same JSON. New references
+ * (json_decref). access_idp_to_json includes client_secret only when with_secret is true (without
+ * it the result is for display and does not parse back).
+ */
+json_t *access_config_to_json(const struct access_config *c, bool with_secrets);
+json_t *access_idp_to_json(const struct access_idp *p, bool with_secret);
+json_t *access_app_to_json(const struct access_app *a);
+json_t *access_policy_to_json(const struct access_policy *p);
+json_t *access_rule_to_json(const struct access_rule *r);
+
+/* Lookups by exact name; NULL when absent. */
+const struct access_idp *access_config_idp(const struct access_config *c, const char *name_z);
+const struct access_app *access_config_app(const struct access_config *c, const char *name_z);
+
+/* The application that serves host_z ("name" or "name:port"; case-insensitive, port and one
+ * trailing dot ignored) and the canonical path_z (http_path_canonical; NULL reads as "/"):
+ * an exact host beats a wildcard one, then the longest path prefix wins; a prefix "/admin"
+ * matches "/admin" and "/admin/..." but not "/administrator" (paths are case-sensitive, RFC
+ * 3986 section 6.2.2.1). NULL when no application matches (the 404 page). */
+const struct access_app *access_app_match(const struct access_app *apps, size_t napps,
+                                          const char *host_z, const char *path_z);
+
+/* Names for logs and messages: "allow", "block", "bypass", "service_auth"; "lax"... */
+const char *access_action_name(enum access_action a);
+const char *access_same_site_name(enum access_same_site s);
+const char *access_selector_name(enum access_selector s);
+
+/* ======================================================================== */
+/* 2. cidr                                                                   */
+/* ======================================================================== */
+
+/* A client address, parsed once per request. An IPv4-mapped IPv6 address (::ffff:a.b.c.d)
+ * becomes the IPv4 address, so that it matches IPv4 ranges (RFC 4291 section 2.5.5.2). */
+struct access_ip {
+    uint8_t family; /* 4 or 6 */
+    uint8_t addr[16];
+};
+
+/* "10.0.0.0/8", "2001:db8::/32", or a bare address (= /32 or /128). The address is what
+ * inet_pton accepts (no leading zeros in IPv4, no zone index); the prefix length is decimal
+ * without leading zeros and at most 32 / 128. Refused with a precise message: bits set after
+ * the prefix ("10.1.2.3/8": ambiguous, did the operator mean 10.1.2.3/32?) and IPv4-mapped
+ * IPv6 ranges (write them as IPv4). */
+int access_cidr_parse(struct slice s, struct access_cidr *out, struct err *e);
+/* The normalised text ("10.0.0.0/8", "2001:db8::/32") into out. */
+void access_cidr_format(const struct access_cidr *c, char out[ACCESS_CIDR_TEXT_MAX]);
+/* The text of http_req_remote_ip: an IPv4 or IPv6 address. -1 when it is neither. */
+int access_ip_parse(const char *z, struct access_ip *out);
+/* An IPv6 range never contains an IPv4 address and vice versa. */
+bool access_cidr_contains(const struct access_cidr *c, const struct access_ip *ip);
+
+/* ======================================================================== */
+/* 3. policy                                                                 */
+/* ======================================================================== */
+
+/* Who is asking. Before the login (access_policy_pre) only ip and service_token are looked
+ * at. With an identity (access_policy_decide) a NULL email, idp or claims and no groups mean
+ * "the identity has none"; a NULL or unparsable ip is unknown in both calls. */
+struct access_subject {
+    const char *ip; /* client IP text as http_req_remote_ip gives it */
+    const char *email;
+    const char *const *groups;
+    size_t ngroups;
+    const char *idp;           /* login method: IdP name */
+    const json_t *claims;      /* the IdP's ID-token claims (for oidc_claim) */
+    const char *service_token; /* name of an authenticated service token, or NULL */
+};
+
+enum access_decision {
+    ACCESS_CONTINUE,     /* pre: no bypass / service_auth policy matched; go on to identity */
+    ACCESS_BYPASS,       /* pre: forward without identity */
+    ACCESS_SERVICE_AUTH, /* pre: forward as the service token */
+    ACCESS_ALLOW,        /* decide: an allow policy matched */
+    ACCESS_BLOCK,        /* decide: a block policy matched first */
+    ACCESS_DENY,         /* decide: no policy matched */
+};
+
+/* The policy that decided: its index in app->policies and its name (borrowed from the app),
+ * or -1 and NULL when none did. */
+struct access_match {
+    int index;
+    const char *name;
+};
+
+/*
+ * Cloudflare's order (DESIGN.md): bypass and service_auth policies first, in order, then
+ * allow and block, in order; first match wins; no match denies. The gateway makes two calls:
+ *
+ * access_policy_pre, before any identity is known: the bypass and service_auth policies in
+ * order. A service_auth policy needs an authenticated service token (s->service_token). A
+ * rule that needs an identity (emails, email_domains, groups, oidc_claim, login_method) is
+ * unknown there, so such a policy cannot match: an unknown include or require does not
+ * match, and an unknown exclude excludes. Returns ACCESS_BYPASS, ACCESS_SERVICE_AUTH or
+ * ACCESS_CONTINUE.
+ *
+ * access_policy_decide, with the user's identity: the allow and block policies in order.
+ * Returns ACCESS_ALLOW, ACCESS_BLOCK or ACCESS_DENY. Fail-closed: a block policy that might
+ * match (its outcome depends on an unknown ip) blocks; an allow policy must surely match.
+ *
+ * m may be NULL.
+ */
+enum access_decision access_policy_pre(const struct access_app *app, const struct access_subject *s,
+                                       struct access_match *m);
+enum access_decision access_policy_decide(const struct access_app *app,
+                                          const struct access_subject *s, struct access_match *m);
+const char *access_decision_name(enum access_decision d);
+
+#endif
