@@ -32,10 +32,14 @@ static const char usage_main[] =
     "  serve --config FILE   run the server described by FILE (YAML)\n"
     "  apply --config FILE OBJECTS.yaml...\n"
     "                        create or update users, groups, providers, applications\n"
+    "                        and the gateway's access: section\n"
     "  user add|passwd|list|del   manage users\n"
     "  group add|list|del    manage groups\n"
     "  provider show NAME    print a provider's client ID, secret and URLs\n"
     "  events                list recent events (logins, tokens, changes)\n"
+    "  access service-token add|list|del, rotate-keys, apps, idps\n"
+    "                        the access gateway: service tokens, signing keys,\n"
+    "                        applications (AUD tags) and identity providers\n"
     "  version               print the version\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n"
@@ -103,7 +107,8 @@ struct serve_state {
 };
 
 /* Opens the store, brings its schema up to date (refusing a schema newer than ours), and for
- * the IdP loads or creates its secret and keys, then applies the objects of the config file. */
+ * the IdP loads or creates its secret and keys, then applies the objects of the config file
+ * (with an `idp:` or an `access:` section: the gateway's configuration lives in the store). */
 static int prepare_store(struct admin_config *cfg, struct serve_state *st, struct err *e)
 {
     char *url = cfg->store_url ? xstrdup(cfg->store_url) : store_default_url(cfg->data_dir);
@@ -111,11 +116,16 @@ static int prepare_store(struct admin_config *cfg, struct serve_state *st, struc
     int rc = s != NULL && store_migrate(s, e) == 0 ? store_global_init(url, e) : -1;
     util_free_secret(url);
     if (rc == 0 && cfg->idp_enabled) {
-        struct admin_apply_stats stats;
         rc = idp_init(&st->idp, &cfg->idp, s, e);
         st->idp_ready = rc == 0;
-        if (rc == 0 && (rc = admin_apply(s, &cfg->doc, cfg->doc.root, &stats, e)) == 0) {
+    }
+    if (rc == 0 && (cfg->idp_enabled || cfg->access_enabled)) {
+        struct admin_apply_stats stats;
+        rc = admin_apply(s, &cfg->doc, cfg->doc.root, &stats, e);
+        if (rc == 0 && cfg->idp_enabled) {
             rc = idp_keys_sync(&st->idp, s, NULL, e);
+        }
+        if (rc == 0) {
             log_info("config objects: %d created, %d updated", stats.created, stats.updated);
         }
     }
@@ -241,6 +251,7 @@ static const struct command commands[] = {
     {"group", admin_cmd_group, NULL},
     {"provider", admin_cmd_provider, NULL},
     {"events", admin_cmd_events, NULL},
+    {"access", admin_cmd_access, NULL},
     {"version", cmd_version, usage_version},
 };
 

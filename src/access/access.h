@@ -319,4 +319,32 @@ enum access_decision access_policy_decide(const struct access_app *app,
                                           const struct access_subject *s, struct access_match *m);
 const char *access_decision_name(enum access_decision d);
 
+/* ======================================================================== */
+/* 5. the running gateway (gate.c, snap.c, keyset.c, apptoken.c, revoked.c) */
+/* ======================================================================== */
+
+struct access_gate; /* opaque */
+struct web;
+struct store;
+
+/* Where `postern apply` keeps access.team_domain (store meta key). */
+#define ACCESS_META_TEAM "access.team_domain"
+
+/* The gate of a running server: loads its snapshot (team domain, identity providers,
+ * applications, signing keys) from the store of store_global_init, making the first signing
+ * key if there is none (of several nodes starting at once, one key wins). Blocking. */
+struct access_gate *access_gate_new(struct web *web, struct err *e);
+/* Starts the background thread that re-reads the store every few seconds. */
+int access_gate_start(struct access_gate *g, struct err *e);
+/* Re-reads the store now (blocking). */
+int access_gate_refresh(struct access_gate *g, struct err *e);
+void access_gate_free(struct access_gate *g);
+
+/* `postern access rotate-keys`: a new current signing key; the previous one keeps verifying
+ * for grace_s seconds (ACCESS_KEY_GRACE_S by default). *kid_out gets the new kid. Blocking. */
+#define ACCESS_KEY_GRACE_S (7 * 86400)
+int access_keys_rotate(struct store *s, int64_t grace_s, char kid_out[64], struct err *e);
+/* Makes sure a current signing key exists (blocking). */
+int access_keys_ensure(struct store *s, struct err *e);
+
 #endif

@@ -21,6 +21,7 @@ struct admin_config {
     enum log_level log_level;
     bool idp_enabled;          /* an `idp:` section is present */
     struct idp_config idp;     /* public_url owned here */
+    bool access_enabled;       /* an `access:` section is present (applied with the objects) */
     struct yaml_doc doc; /* the whole file, for sections read by other modules */
 };
 
@@ -42,8 +43,10 @@ struct admin_apply_stats {
 
 /* Creates or updates, in one transaction, the groups, users, providers and applications of
  * root (keys "groups", "users", "providers", "applications"), idempotently by group name,
- * username, provider name and application slug. doc gives line numbers for errors (may be
- * NULL for JSON). Nothing is written when any object is refused. */
+ * username, provider name and application slug, then the gateway's `access:` section (team
+ * domain, identity providers and applications by name; a signing key is made if there is
+ * none). doc gives line numbers for errors (may be NULL for JSON). Nothing is written when
+ * any object is refused. */
 int admin_apply(struct store *s, const struct yaml_doc *doc, const json_t *root,
                 struct admin_apply_stats *st, struct err *e);
 
@@ -62,7 +65,8 @@ int admin_cli_open(const char *config_z, struct admin_cli *cli, struct err *e);
 void admin_cli_close(struct admin_cli *cli);
 /* Creates the data directory (one level, mode 0700) when it does not exist. */
 int admin_ensure_data_dir(const char *dir_z, struct err *e);
-/* Applies an OBJECTS file (only users, groups, providers, applications at the top). */
+/* Applies an OBJECTS file (only users, groups, certificate_keypairs, providers, applications
+ * and access at the top). */
 int admin_apply_objects(struct store *s, const struct yaml_doc *doc,
                         struct admin_apply_stats *st, struct err *e);
 
@@ -72,5 +76,6 @@ int admin_cmd_user(int argc, char **argv);
 int admin_cmd_group(int argc, char **argv);
 int admin_cmd_provider(int argc, char **argv);
 int admin_cmd_events(int argc, char **argv);
+int admin_cmd_access(int argc, char **argv);
 
 #endif

@@ -46,6 +46,19 @@ void admin_field_i(char out[ADMIN_FIELD_MAX], const char *field, size_t i);
 int admin_apply_keypair(const struct admin_ctx *x, struct store *s, const json_t *obj,
                         const char *field, struct admin_apply_stats *st);
 
+/* objects.c: an event of a change made by `apply` or a command (model_created, model_updated,
+ * model_deleted, key_rotated...) with the kind of object and its name: never a field's value
+ * (a client secret, a password). app_z: the slug of an IdP application, or NULL. */
+void admin_model_event(struct store *s, const char *action_z, const char *model_z,
+                       const char *name_z, const char *app_z);
+
+/* access.c: the `access:` section of root (issue 4): team_domain, identity_providers and
+ * applications, written idempotently by name in the caller's transaction; what the section
+ * leaves out (team_domain, identity providers named by applications) is read from the store.
+ * Makes sure the gateway has a signing key. 0 when root has no `access:`. */
+int admin_apply_access(const struct admin_ctx *x, struct store *s, const json_t *root,
+                       struct admin_apply_stats *st);
+
 /* ---- the management commands (cli*.c) ---- */
 
 #define ADMIN_CLI_MAX_GROUPS 64

@@ -175,8 +175,9 @@ static const char usage_apply[] =
     "\n"
     "Creates or updates the users, groups, providers and applications of each OBJECTS file\n"
     "(same keys as in the configuration file), idempotently by username, group name,\n"
-    "provider name and application slug. Each file is applied in one transaction: a mistake\n"
-    "anywhere in it changes nothing, and is reported as FILE:LINE: FIELD: message.\n"
+    "provider name and application slug, and the gateway's `access:` section (team domain,\n"
+    "identity providers and applications, by name). Each file is applied in one transaction:\n"
+    "a mistake anywhere in it changes nothing, and is reported as FILE:LINE: FIELD: message.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   the configuration file (for the store)\n"
@@ -216,11 +217,12 @@ int admin_apply_objects(struct store *s, const struct yaml_doc *doc,
                         struct admin_apply_stats *st, struct err *e)
 {
     static const char *const known[] = {"users",        "groups",           "providers",
-                                        "applications", "certificate_keypairs", NULL};
+                                        "applications", "certificate_keypairs", "access",
+                                        NULL};
     struct admin_ctx x = {doc, e};
     if (!json_is_object(doc->root)) {
         return admin_bad(&x, doc->root, "(top level)",
-                         "expected a mapping of users, groups, providers, applications");
+                         "expected a mapping of users, groups, providers, applications, access");
     }
     if (admin_check_keys(&x, doc->root, "", known) != 0) {
         return -1;

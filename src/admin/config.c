@@ -312,7 +312,7 @@ int admin_config_load(const char *path_z, struct admin_config *c, struct err *e)
     static const char *const known[] = {"server",       "log_level", "store",
                                         "idp",          "users",     "groups",
                                         "providers",    "applications", "certificate_keypairs",
-                                        NULL};
+                                        "access",       NULL};
     memset(c, 0, sizeof *c);
     if (util_yaml_load_file(path_z, &c->doc, e) != 0) {
         return -1;
@@ -331,6 +331,14 @@ int admin_config_load(const char *path_z, struct admin_config *c, struct err *e)
     if (load_log_level(&x) != 0) {
         return -1;
     }
+    /* Validated with the store when applied (admin_apply): its names may refer to stored
+     * objects. */
+    const json_t *access = json_object_get(c->doc.root, "access");
+    if (access != NULL && !json_is_object(access)) {
+        return bad(&x, access, "access",
+                   "expected a mapping of team_domain, identity_providers, applications");
+    }
+    c->access_enabled = access != NULL;
     return load_idp(&x, json_object_get(c->doc.root, "idp"));
 }
 

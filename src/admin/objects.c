@@ -29,12 +29,18 @@ static const char *const engine_modes[] = {"any", "all", NULL};
 /* model_created / model_updated (issue 3, "Events"), recorded in the caller's transaction so
  * that a refused file leaves no event either. Only the kind of object and its name: never a
  * field's value (a client secret, a password). app_z: the slug of an application. */
+void admin_model_event(struct store *s, const char *action_z, const char *model_z,
+                       const char *name_z, const char *app_z)
+{
+    json_t *ctx = json_pack("{s:s, s:s}", "model", model_z, "name", name_z);
+    idp_event(s, action_z, NULL, NULL, app_z, ctx);
+    json_decref(ctx);
+}
+
 static void model_event(struct store *s, bool created, const char *model_z, const char *name_z,
                         const char *app_z)
 {
-    json_t *ctx = json_pack("{s:s, s:s}", "model", model_z, "name", name_z);
-    idp_event(s, created ? "model_created" : "model_updated", NULL, NULL, app_z, ctx);
-    json_decref(ctx);
+    admin_model_event(s, created ? "model_created" : "model_updated", model_z, name_z, app_z);
 }
 
 /* ---- users and groups: validated by src/idp -------------------------------------------- */
@@ -547,7 +553,8 @@ int admin_apply(struct store *s, const struct yaml_doc *doc, const json_t *root,
         apply_list(&x, s, root, "users", apply_user, st) != 0 ||
         apply_list(&x, s, root, "certificate_keypairs", admin_apply_keypair, st) != 0 ||
         apply_list(&x, s, root, "providers", apply_provider, st) != 0 ||
-        apply_list(&x, s, root, "applications", apply_app, st) != 0) {
+        apply_list(&x, s, root, "applications", apply_app, st) != 0 ||
+        admin_apply_access(&x, s, root, st) != 0) {
         struct err ignored = {0};
         store_tx_rollback(s, &ignored);
         return -1;
