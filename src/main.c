@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "access/access.h"
 #include "admin/admin.h"
 #include "http/http.h"
 #include "idp/idp.h"
@@ -103,8 +104,18 @@ struct serve_state {
     struct web *web;
     struct idp idp;
     bool idp_ready;
+    struct access_gate *gate;
     struct http_router *router;
 };
+
+/* "auth.localhost" of "http://auth.localhost:9000" (public_url is checked by the config). */
+static char *url_host(const char *url_z)
+{
+    const char *h = strstr(url_z, "://");
+    h = h ? h + 3 : url_z;
+    size_t n = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/");
+    return xstrndup(h, n);
+}
 
 /* Opens the store, brings its schema up to date (refusing a schema newer than ours), and for
  * the IdP loads or creates its secret and keys, then applies the objects of the config file
@@ -116,6 +127,11 @@ static int prepare_store(struct admin_config *cfg, struct serve_state *st, struc
     int rc = s != NULL && store_migrate(s, e) == 0 ? store_global_init(url, e) : -1;
     util_free_secret(url);
     if (rc == 0 && cfg->idp_enabled) {
+        if (cfg->access_enabled && cfg->idp.host == NULL) {
+            /* Both roles on one listener: the IdP answers on its own host only, so that no
+             * path of a protected application reaches it. */
+            cfg->idp.host = url_host(cfg->idp.public_url);
+        }
         rc = idp_init(&st->idp, &cfg->idp, s, e);
         st->idp_ready = rc == 0;
     }
@@ -137,22 +153,34 @@ static int add_routes(struct admin_config *cfg, struct serve_state *st, struct e
 {
     st->router = http_router_new();
     http_router_add(st->router, NULL, "/healthz", healthz, NULL, 0);
-    if (!cfg->idp_enabled) {
+    if (!cfg->idp_enabled && !cfg->access_enabled) {
         return 0;
     }
     st->web = web_new(NULL, e);
     if (st->web == NULL) {
         return -1;
     }
-    st->idp.web = st->web;
-    if (idp_routes(st->router, &st->idp) != 0 || oidc_routes(st->router, &st->idp) != 0) {
-        return err_set(e, 0, "cannot register the IdP's routes");
+    if (cfg->idp_enabled) {
+        st->idp.web = st->web;
+        if (idp_routes(st->router, &st->idp) != 0 || oidc_routes(st->router, &st->idp) != 0) {
+            return err_set(e, 0, "cannot register the IdP's routes");
+        }
+    }
+    if (cfg->access_enabled) {
+        st->gate = access_gate_new(st->web, e);
+        if (st->gate == NULL) {
+            return err_prefix(e, "access");
+        }
+        if (access_routes(st->router, st->gate) != 0) {
+            return err_set(e, 0, "cannot register the gateway's routes");
+        }
     }
     return 0;
 }
 
 static void serve_state_free(struct serve_state *st)
 {
+    access_gate_free(st->gate); /* after http_server_free: the origins' pools */
     oidc_shutdown();
     http_router_free(st->router);
     if (st->idp_ready) {
@@ -178,6 +206,11 @@ static int serve_run(struct admin_config *cfg)
     srv = http_server_new(&cfg->server, st.router, &e);
     if (srv == NULL) {
         log_error("cannot start the server: %s", e.msg);
+        goto done;
+    }
+    if (st.gate != NULL && access_gate_start(st.gate, &e) != 0) {
+        log_error("%s", e.msg);
+        http_server_free(srv);
         goto done;
     }
     rc = http_server_run(srv) == 0 ? 0 : 1;

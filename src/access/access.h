@@ -338,7 +338,13 @@ struct access_gate *access_gate_new(struct web *web, struct err *e);
 int access_gate_start(struct access_gate *g, struct err *e);
 /* Re-reads the store now (blocking). */
 int access_gate_refresh(struct access_gate *g, struct err *e);
+/* After http_server_free (the origins' connection pools belong to the server's loops). */
 void access_gate_free(struct access_gate *g);
+/* The gateway's routes: the team domain, each application's host (exact routes, so that the
+ * other roles' any-host routes never take an application's path) and every other host (an
+ * application added later, or the 404 page). */
+struct http_router;
+int access_routes(struct http_router *r, struct access_gate *g);
 
 /* `postern access rotate-keys`: a new current signing key; the previous one keeps verifying
  * for grace_s seconds (ACCESS_KEY_GRACE_S by default). *kid_out gets the new kid. Blocking. */
@@ -346,5 +352,202 @@ void access_gate_free(struct access_gate *g);
 int access_keys_rotate(struct store *s, int64_t grace_s, char kid_out[64], struct err *e);
 /* Makes sure a current signing key exists (blocking). */
 int access_keys_ensure(struct store *s, struct err *e);
+
+/* ======================================================================== */
+/* 4. relying party                                                          */
+/* ======================================================================== */
+
+/*
+ * The gateway as an OpenID Connect relying party of one access_idp (rp.c, rp_verify.c,
+ * rp_jwks.c, rp_flow.c, rp_test.c): the authorization request with state, nonce and PKCE
+ * (RFC 7636, S256), the discovery document (OpenID Connect Discovery 1.0), the code exchange
+ * with client_secret_basic (RFC 6749 sections 2.3.1 and 4.1.3), a JWKS cache per IdP and the
+ * ID token checks of OpenID Connect Core 1.0 section 3.1.3.7. Every failure is one
+ * access_rp_diag plus a sentence naming the URL and the cause, for the Test page and
+ * `postern access test-idp`.
+ *
+ * Expected issuer: access_idp.issuer, else the discovery document's issuer (itself checked
+ * against the discovery URL, Discovery section 4.3). When neither is known (no issuer, no
+ * discovery_url), `iss` must still be present and have the origin (scheme, host, port) of
+ * the token endpoint: the IdP we sent the code to must be the one that signed.
+ */
+
+struct event_base;
+struct jose_jwks;
+
+#define ACCESS_RP_LEEWAY_S       60   /* clock skew allowed on exp / iat / nbf, and on Date */
+#define ACCESS_RP_JWKS_TTL_S     3600 /* a fetched JWKS or discovery document is kept this long */
+#define ACCESS_RP_REFETCH_MIN_S  30   /* unknown kid: at most one re-fetch per IdP this often */
+#define ACCESS_RP_CACHE_SLOTS    (2 * ACCESS_MAX_IDPS) /* cached documents (LRU beyond) */
+#define ACCESS_RP_RANDOM_BYTES   32           /* state, nonce, PKCE verifier: 256 bits each */
+#define ACCESS_RP_RANDOM_TEXT    44           /* their base64url text (43 characters) and a NUL */
+#define ACCESS_RP_MSG_MAX        512          /* a diagnosis sentence */
+#define ACCESS_RP_TOKEN_BODY_MAX (128 * 1024) /* token endpoint answer */
+#define ACCESS_RP_DOC_BODY_MAX   (512 * 1024) /* JWKS and discovery documents */
+#define ACCESS_RP_CODE_MAX       2048         /* authorization code accepted from the callback */
+#define ACCESS_RP_CHECKS_MAX     8            /* entries of an access_rp_report */
+
+/* One per kind of failure; each has a fixed sentence (access_rp_diag_text) and the result's
+ * msg says which URL, which claim, which value. */
+enum access_rp_diag {
+    ACCESS_RP_OK = 0,
+    ACCESS_RP_UNREACHABLE,     /* DNS, refused, timeout, bad URL: which URL and why */
+    ACCESS_RP_TLS,             /* handshake or certificate failure */
+    ACCESS_RP_HTTP_ERROR,      /* an endpoint answered an unexpected status or body */
+    ACCESS_RP_DISCOVERY,       /* discovery document unusable, issuer mismatch */
+    ACCESS_RP_REDIRECT_URI,    /* the IdP says our redirect_uri is not registered */
+    ACCESS_RP_INVALID_CLIENT,  /* the token endpoint refused the client (id or secret) */
+    ACCESS_RP_TOKEN_ERROR,     /* another OAuth error (invalid_grant: code expired...) */
+    ACCESS_RP_AUTH_ERROR,      /* the IdP refused the authorization request */
+    ACCESS_RP_JWKS_UNUSABLE,   /* JWKS empty, not JSON, no usable key */
+    ACCESS_RP_UNKNOWN_KID,     /* no key for the token's kid, even after one re-fetch */
+    ACCESS_RP_NOT_ASYMMETRIC,  /* alg none or HS*: "not signed with an asymmetric key" */
+    ACCESS_RP_ALG_NOT_ALLOWED, /* another alg, or not the alg of the key */
+    ACCESS_RP_MALFORMED,       /* not a JWS, claims not an object, sub missing */
+    ACCESS_RP_SIGNATURE,       /* the signature does not verify */
+    ACCESS_RP_ISS_MISMATCH,
+    ACCESS_RP_AUD_MISMATCH, /* aud without our client_id, or a wrong / missing azp */
+    ACCESS_RP_EXPIRED,      /* exp past (IdP clock agrees with ours) */
+    ACCESS_RP_IAT_FUTURE,   /* iat or nbf ahead (IdP clock agrees with ours) */
+    ACCESS_RP_CLOCK_SKEW,   /* a time check failed and the IdP's Date is > leeway off */
+    ACCESS_RP_NONCE_MISMATCH,
+    ACCESS_RP_EMAIL_MISSING, /* email_claim_name absent, not a string, or unusable */
+    ACCESS_RP_INTERNAL,      /* too many requests in flight, loop shutting down */
+};
+
+/* "unreachable", "redirect_uri", ... (stable: for logs, JSON and tests). */
+const char *access_rp_diag_name(enum access_rp_diag d);
+/* One human sentence: "The redirect URI is not registered at the identity provider." */
+const char *access_rp_diag_text(enum access_rp_diag d);
+
+/* The secrets of one login, kept by the gateway between the redirect and the callback. */
+struct access_rp_login {
+    char state[ACCESS_RP_RANDOM_TEXT];
+    char nonce[ACCESS_RP_RANDOM_TEXT];
+    char verifier[ACCESS_RP_RANDOM_TEXT]; /* PKCE code_verifier (RFC 7636 section 4.1) */
+};
+
+/* Fresh random state, nonce and verifier (ACCESS_RP_RANDOM_BYTES each, base64url). */
+void access_rp_login_new(struct access_rp_login *l);
+void access_rp_login_wipe(struct access_rp_login *l);
+/* BASE64URL(SHA256(verifier)) (RFC 7636 section 4.2, S256). */
+void access_rp_pkce_challenge(const char *verifier_z, char out[ACCESS_RP_RANDOM_TEXT]);
+
+/* The authorization request (RFC 6749 4.1.1, OIDC Core 3.1.2.1): endpoint_z (idp->auth_url
+ * or the discovered one; its own query is kept) + response_type=code, client_id,
+ * redirect_uri, scope (space-joined), state, nonce, and code_challenge +
+ * code_challenge_method=S256 when idp->pkce_enabled; values percent-encoded. xmalloc'd;
+ * NULL (and e) when the URL would exceed HTTP_FETCH_MAX_URL. */
+char *access_rp_auth_url(const struct access_idp *idp, const char *endpoint_z,
+                         const char *redirect_uri_z, const struct access_rp_login *l,
+                         struct err *e);
+
+/* What a call produced. res->diag is ACCESS_RP_OK on success. */
+struct access_rp_result {
+    enum access_rp_diag diag;
+    char msg[ACCESS_RP_MSG_MAX]; /* the detail: "token endpoint http://...: invalid_client" */
+    char *url;                   /* access_rp_authorize: where to send the browser */
+    json_t *claims;              /* access_rp_exchange / verify: every claim of the ID token */
+    char *email;                 /* the value of email_claim_name */
+    json_t *extra;               /* {name: value} for the names of idp->claims the token has */
+    int64_t skew;                /* IdP's Date minus our clock (s) of the last answer; 0: unknown */
+};
+/* Frees the members and zeroes r. */
+void access_rp_result_free(struct access_rp_result *r);
+
+/* An OAuth error the IdP sent back to the callback (RFC 6749 section 4.1.2.1: ?error=...
+ * &error_description=...) as a diagnosis: redirect_uri problems, client problems, others. */
+void access_rp_callback_error(const char *error_z, const char *description_z,
+                              struct access_rp_result *out);
+
+/* ---- ID token verification (pure: no I/O) ---- */
+
+struct access_rp_expect {
+    const char *issuer;    /* expected iss; NULL: same origin as token_url (see above) */
+    const char *token_url; /* the endpoint the token came from */
+    const char *client_id;
+    const char *nonce;       /* the one of this login */
+    const char *email_claim; /* NULL: "email" */
+    char *const *claims;     /* names copied into res->extra (access_idp.claims) */
+    size_t nclaims;
+    int64_t now;      /* 0: util_now() */
+    int64_t idp_date; /* Date of the token response (epoch s); 0: unknown */
+};
+
+/* Checks, in this order: alg (allow-list RS256/384/512, PS256/512, ES256/384/512, EdDSA;
+ * none and HS* diagnosed apart), the key by kid (or the only key when there is no kid), the
+ * signature, iss, aud contains client_id, azp = client_id (required when aud has several
+ * values), exp and iat (required) and nbf with ACCESS_RP_LEEWAY_S, nonce, sub, then the
+ * email claim (a string of at most ACCESS_VALUE_MAX bytes without control characters: it
+ * becomes a header towards the origin). out is reset first; on success it holds claims,
+ * email and extra, and skew when idp_date is known. A time failure while the IdP's Date is
+ * more than the leeway away from our clock is ACCESS_RP_CLOCK_SKEW. */
+enum access_rp_diag access_rp_verify(struct slice id_token, const struct jose_jwks *keys,
+                                     const struct access_rp_expect *x,
+                                     struct access_rp_result *out);
+
+/* ---- the shared state and the asynchronous calls ---- */
+
+/* One per gateway, shared by every event loop (thread-safe). Caches each IdP's JWKS and
+ * discovery document (key: URL and ca_file) for jwks_ttl, as immutable reference-counted
+ * entries; an ID token with an unknown kid triggers one re-fetch, and at most one per
+ * refetch_min per JWKS URL, so that tokens with random kids cannot make us hammer the IdP. */
+struct access_rp_opts {
+    int64_t jwks_ttl_ms;    /* 0: ACCESS_RP_JWKS_TTL_S */
+    int64_t refetch_min_ms; /* 0: ACCESS_RP_REFETCH_MIN_S */
+    int timeout_ms;         /* each outbound call; 0: HTTP_FETCH_DEFAULT_TIMEOUT_MS */
+};
+struct access_rp;
+struct access_rp *access_rp_new(const struct access_rp_opts *o); /* NULL: the defaults */
+void access_rp_free(struct access_rp *rp); /* after every call in flight has ended */
+/* Outbound requests made so far (tests: the re-fetch limit). */
+uint64_t access_rp_fetches(const struct access_rp *rp);
+
+/* res is valid during the call only; done may take url, claims, email and extra (set the
+ * member to NULL). */
+typedef void (*access_rp_done_fn)(struct access_rp_result *res, void *arg);
+
+/* Both run on base's loop (the request's: http_req_base) and call done there exactly once,
+ * never from inside the call itself. They copy what they need of idp, l and the strings:
+ * the caller may free them on return. -1 (done never called; e says why) only on misuse
+ * (NULL arguments, a code longer than ACCESS_RP_CODE_MAX).
+ *
+ * access_rp_authorize: the authorization URL (res->url), fetching the discovery document
+ * first when idp->auth_url is NULL.
+ * access_rp_exchange: discovery when needed, POST token endpoint (grant_type=
+ * authorization_code, code, redirect_uri, code_verifier when pkce_enabled; client_secret_basic),
+ * then the JWKS (cached) and access_rp_verify with l->nonce. */
+int access_rp_authorize(struct access_rp *rp, struct event_base *base, const struct access_idp *idp,
+                        const char *redirect_uri_z, const struct access_rp_login *l,
+                        access_rp_done_fn done, void *arg, struct err *e);
+int access_rp_exchange(struct access_rp *rp, struct event_base *base, const struct access_idp *idp,
+                       const char *redirect_uri_z, const struct access_rp_login *l,
+                       const char *code_z, access_rp_done_fn done, void *arg, struct err *e);
+
+/* ---- `postern access test-idp` (blocking) ---- */
+
+struct access_rp_check {
+    const char *what; /* "discovery", "jwks", "token endpoint", "authorization endpoint",
+                         "clock" */
+    enum access_rp_diag diag;
+    char msg[ACCESS_RP_MSG_MAX];
+};
+
+struct access_rp_report {
+    struct access_rp_check checks[ACCESS_RP_CHECKS_MAX];
+    size_t n;
+    int64_t skew; /* the largest |IdP Date - our clock| seen, signed; 0: unknown */
+};
+
+/* The checks that need no browser, each one entry of out: the discovery document (when
+ * discovery_url is set); the JWKS reachable with a usable key; the token endpoint answering
+ * a made-up code with client authentication (invalid_client: the secret is wrong;
+ * invalid_grant: the client authenticated fine); the authorization endpoint answering a real
+ * authorization request for redirect_uri_z (an error page that mentions redirect_uri means it
+ * is not registered); the IdP's clock (Date) within ACCESS_RP_LEEWAY_S of ours. Uses
+ * http_fetch_sync: never call it on an event-loop thread. Returns 0 when every check is
+ * ACCESS_RP_OK, else -1. */
+int access_rp_test_idp(const struct access_idp *idp, const char *redirect_uri_z,
+                       struct access_rp_report *out);
 
 #endif

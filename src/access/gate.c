@@ -91,6 +91,7 @@ struct access_gate *access_gate_new(struct web *web, struct err *e)
     pthread_mutex_init(&g->mu, NULL);
     pthread_mutex_init(&g->stop_mu, NULL);
     pthread_cond_init(&g->stop_cv, NULL);
+    g->rp = access_rp_new(NULL);
     struct store *s = store_thread(e);
     if (s == NULL || gate_keys_ensure(s, e) != 0 || access_gate_refresh(g, e) != 0) {
         access_gate_free(g);
@@ -122,6 +123,12 @@ void access_gate_free(struct access_gate *g)
         pthread_join(g->thread, NULL);
     }
     gate_snap_put(g->snap);
+    for (size_t i = 0; i < g->norigins; i++) {
+        http_origin_free(g->origins[i].origin);
+        free(g->origins[i].url);
+    }
+    free(g->origins);
+    access_rp_free(g->rp);
     gate_revoked_free(g);
     pthread_cond_destroy(&g->stop_cv);
     pthread_mutex_destroy(&g->stop_mu);

@@ -47,6 +47,7 @@ struct gate_revoked;
 struct gate_app {
     const struct access_app *app; /* in snap->cfg */
     char aud[STORE_AUD_SIZE];
+    struct http_origin *origin; /* owned by the gate (kept across snapshots: its pools) */
 };
 
 struct gate_snap {
@@ -69,10 +70,18 @@ const struct gate_app *gate_snap_app(const struct gate_snap *s, const struct acc
 
 /* ---- the gate -------------------------------------------------------------------------- */
 
+struct gate_origin_ent {
+    char *url;
+    struct http_origin *origin;
+};
+
 struct access_gate {
     struct web *web;
-    pthread_mutex_t mu; /* snap pointer, revoked set */
+    struct access_rp *rp; /* the OIDC relying party: JWKS and discovery caches */
+    pthread_mutex_t mu;    /* snap pointer, origins, revoked set */
     struct gate_snap *snap;
+    struct gate_origin_ent *origins;
+    size_t norigins;
     /* revoked.c: session ids revoked (logout), until they expire */
     struct gate_revoked *revoked;
     int64_t revoked_since; /* newest revoked_at seen */
@@ -87,6 +96,8 @@ struct access_gate {
 
 
 
+
+struct http_origin *gate_origin(struct access_gate *g, const struct access_url *u, struct err *e);
 
 /* ---- keys (keyset.c) ---------------------------------------------------------------------- */
 
@@ -128,6 +139,46 @@ int gate_token_verify(struct access_gate *g, const struct gate_snap *snap, struc
 char *gate_token_mint(const struct gate_snap *snap, enum gate_token_type type, const char *aud_z,
                       const json_t *identity, const char *session_id_z, int64_t exp,
                       struct err *e);
+
+/* ---- answering (reply.c) ------------------------------------------------------------------ */
+
+int gate_app_base(const struct gate_snap *snap, struct slice host, struct buf *out);
+const char *gate_redirect_path(const char *z);
+void gate_path_only(const char *z, struct buf *out);
+int gate_set_cookie(struct http_req *r, const struct gate_snap *snap, const char *name_z,
+                    const char *value_z, const char *path_z, int64_t max_age, bool http_only,
+                    enum access_same_site same_site);
+void gate_page_error(struct access_gate *g, struct http_req *r, int status, const char *title_z,
+                     const char *message_z);
+void gate_page_denied(struct access_gate *g, struct http_req *r, const char *app_z,
+                      const char *email_z, const char *signout_z);
+void gate_json_error(struct http_req *r, int status, const char *message_z);
+bool gate_is_b64url(struct slice s);
+void gate_subject(struct access_subject *out, struct http_req *r, const struct gate_identity *id);
+
+/* ---- the team domain (team.c, callback.c) ------------------------------------------------ */
+
+void gate_team_login(struct access_gate *g, struct http_req *r, struct gate_snap *snap);
+void gate_team_certs(struct access_gate *g, struct http_req *r, struct gate_snap *snap);
+void gate_team_callback(struct access_gate *g, struct http_req *r, struct gate_snap *snap);
+void gate_team_logout(struct access_gate *g, struct http_req *r, struct gate_snap *snap);
+void gate_login_start(struct access_gate *g, struct http_req *r, struct gate_snap *snap,
+                      const struct access_idp *idp, const char *host_z, const char *redirect_z);
+void gate_send_to_app(struct access_gate *g, struct http_req *r, struct gate_snap *snap,
+                      const struct gate_app *ga, struct slice host, const char *session_id_z,
+                      const char *redirect_z);
+
+/* ---- an application's domain (appdomain.c, request.c) ----------------------------------- */
+
+void gate_app_authorized(struct access_gate *g, struct http_req *r, struct gate_snap *snap);
+void gate_app_identity(struct access_gate *g, struct http_req *r, struct gate_snap *snap,
+                       const struct gate_app *ga);
+void gate_app_logout(struct access_gate *g, struct http_req *r, struct gate_snap *snap,
+                     const struct gate_app *ga);
+void gate_app_request(struct access_gate *g, struct http_req *r, struct gate_snap *snap,
+                      const struct gate_app *ga);
+void gate_service_request(struct access_gate *g, struct http_req *r, struct gate_snap *snap,
+                          const struct gate_app *ga);
 
 /* ---- revocations (revoked.c) ------------------------------------------------------------ */
 

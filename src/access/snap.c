@@ -44,6 +44,29 @@ const struct gate_app *gate_snap_app(const struct gate_snap *s, const struct acc
     return &s->apps[a - s->cfg.apps];
 }
 
+/* The origin of a URL, made once and kept for the gate's life (its keep-alive pools). */
+struct http_origin *gate_origin(struct access_gate *g, const struct access_url *u, struct err *e)
+{
+    struct http_origin *o = NULL;
+    pthread_mutex_lock(&g->mu);
+    for (size_t i = 0; i < g->norigins && o == NULL; i++) {
+        if (strcmp(g->origins[i].url, u->text) == 0) {
+            o = g->origins[i].origin;
+        }
+    }
+    if (o == NULL) {
+        o = http_origin_new(u->text, NULL, e);
+        if (o != NULL) {
+            g->origins = xrealloc(g->origins, (g->norigins + 1) * sizeof *g->origins);
+            g->origins[g->norigins].url = xstrdup(u->text);
+            g->origins[g->norigins].origin = o;
+            g->norigins++;
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+    return o;
+}
+
 /* The stored objects as one `access:` object, for access_config_parse. */
 static json_t *stored_config(struct store *s, struct err *e)
 {
@@ -107,6 +130,12 @@ struct gate_snap *gate_snap_load(struct access_gate *g, struct store *s, struct 
         struct gate_app *ga = &snap->apps[i];
         ga->app = &snap->cfg.apps[i];
         snprintf(ga->aud, sizeof ga->aud, "%s", ga->app->aud ? ga->app->aud : "");
+        ga->origin = gate_origin(g, &ga->app->origin, e);
+        if (ga->origin == NULL) {
+            err_prefix(e, "application %s: origin", ga->app->name);
+            snap_free(snap);
+            return NULL;
+        }
     }
     if (gate_keys_load(s, snap, e) != 0) {
         snap_free(snap);

@@ -353,6 +353,7 @@ void admin_config_free(struct admin_config *c)
     free(c->data_dir);
     util_free_secret(c->store_url); /* may hold a database password */
     free(c->idp.public_url);
+    free(c->idp.host); /* set by serve when both roles share a listener */
     util_yaml_free(&c->doc);
     memset(c, 0, sizeof *c);
 }

@@ -5,9 +5,9 @@
  * Plain sockets do their own I/O with two edge-triggered events and two evbuffers (one recv
  * and one writev per request, written from the callback that produced the answer, like
  * nginx: bufferevent_socket would add an FIONREAD ioctl per read and an epoll round trip per
- * write). TLS connections use bufferevent_openssl. To hand an upgraded plain connection over
- * (WebSocket pass-through, later): free rev and wev, bufferevent_socket_new(fd), and move
- * c->in's bytes into its input with evbuffer_add_buffer.
+ * write). TLS connections use bufferevent_openssl. A streamed request (CS_STREAM: the
+ * reverse proxy, a WebSocket tunnel) keeps this I/O: its owner is told when input arrives
+ * and when output drains (stream.c), so plain and TLS connections are proxied alike.
  *
  * One timer per connection, re-armed per phase: the whole head must arrive within the header
  * timeout (a client dribbling bytes is cut at the deadline: the timer is not pushed back by
@@ -187,8 +187,16 @@ void http_conn_flush(struct http_conn *c)
     if (c->loop->draining && c->state == CS_HEAD && evbuffer_get_length(input(c)) == 0) {
         c->closing = true; /* idle during a graceful shutdown */
     }
-    if (c->closing && c->state != CS_WAIT && c->state != CS_LINGER) {
+    if (c->closing && c->state != CS_WAIT && c->state != CS_STREAM && c->state != CS_LINGER) {
         conn_linger(c);
+    }
+}
+
+void http_conn_want_input(struct http_conn *c)
+{
+    if (c->open && !c->reading && !c->peer_eof &&
+        evbuffer_get_length(input(c)) < HTTP_INPUT_HIGH_WATER) {
+        reading_set(c, true);
     }
 }
 
@@ -205,6 +213,8 @@ void http_conn_progress(struct http_conn *c)
             s = http_msg_head(c);
         } else if (c->state == CS_BODY) {
             s = http_msg_body(c);
+        } else if (c->state == CS_DISCARD) {
+            s = http_msg_discard(c);
         } else {
             break;
         }
@@ -235,6 +245,10 @@ static void conn_on_data(struct http_conn *c)
     if (c->state == CS_WAIT) {
         return; /* pipelined bytes wait until the current request is answered */
     }
+    if (c->state == CS_STREAM) {
+        http_stream_on_readable(c);
+        return;
+    }
     http_conn_progress(c);
 }
 
@@ -245,6 +259,8 @@ static void conn_on_eof(struct http_conn *c)
     reading_set(c, false);
     if (c->state == CS_LINGER) {
         http_conn_close(c);
+    } else if (c->state == CS_STREAM) {
+        http_stream_on_readable(c); /* the owner decides: end of a body, or of a tunnel */
     } else if (c->state != CS_WAIT) {
         http_conn_progress(c);
     }
@@ -311,6 +327,13 @@ static void conn_write_plain(evutil_socket_t fd, short what, void *arg)
         http_conn_close(c);
         return;
     }
+    if (c->state == CS_STREAM) {
+        if (evbuffer_get_length(output(c)) == 0) {
+            writing_set(c, false);
+        }
+        http_stream_on_writable(c);
+        return;
+    }
     if (evbuffer_get_length(output(c)) == 0) {
         writing_set(c, false);
         http_conn_progress(c); /* resumes pipelined requests */
@@ -324,7 +347,12 @@ static void conn_readcb(struct bufferevent *bev, void *arg)
 
 static void conn_writecb(struct bufferevent *bev, void *arg)
 {
-    http_conn_progress(arg);
+    struct http_conn *c = arg;
+    if (c->state == CS_STREAM) {
+        http_stream_on_writable(c);
+        return;
+    }
+    http_conn_progress(c);
 }
 
 static void conn_eventcb(struct bufferevent *bev, short what, void *arg)
@@ -493,6 +521,9 @@ static void conn_free(struct http_conn *c)
     }
     loop->nconns--;
     event_free(c->timer);
+    if (c->sev != NULL) {
+        event_free(c->sev);
+    }
     http_req_free(&c->req);
     buf_free(&c->hold);
     buf_free(&c->body);
@@ -548,6 +579,13 @@ void http_conn_close(struct http_conn *c)
     if (c->state == CS_WAIT) {
         return; /* a handler holds the request: freed once it is answered */
     }
+    if (c->state == CS_STREAM) {
+        /* The owner may be inside one of its own calls: tell it from the loop. */
+        if (c->sev != NULL) {
+            event_active(c->sev, EV_READ, 0);
+        }
+        return;
+    }
     conn_free(c);
 }
 
@@ -570,6 +608,10 @@ void http_conn_free_all(struct http_loop *loop)
 {
     while (loop->conns != NULL) {
         struct http_conn *c = loop->conns;
+        if (c->state == CS_STREAM) {
+            http_stream_abort_now(c); /* the owner frees what it holds, then the request */
+            continue;
+        }
         c->state = CS_HEAD; /* whatever holds a kept request is gone too */
         http_conn_close(c);
     }

@@ -2,11 +2,13 @@
  * http: Postern's own HTTP/1.1 server (RFC 9110, RFC 9112) on libevent bufferevents.
  *
  * Two halves:
- *  - the parsers (parse.c, chunked.c, cookie.c, params.c, path.c): pure functions over bytes,
- *    no libevent, no allocation beyond what is documented; each has a fuzz target;
+ *  - the parsers (parse.c, chunked.c, cookie.c, params.c, path.c, respparse.c): pure
+ *    functions over bytes, no libevent, no allocation beyond what is documented; each has a
+ *    fuzz target;
  *  - the server (server.c, conn.c, message.c, router.c, request.c, response.c, tls.c,
  *    pool.c; shared internals in server_int.h): listeners, one event loop per thread,
- *    connections, timeouts, routing, responses, the worker pool.
+ *    connections, timeouts, routing, responses, the worker pool; and the reverse proxy on
+ *    it (stream.c, upstream.c, proxy.c, websocket.c).
  */
 #ifndef POSTERN_HTTP_H
 #define POSTERN_HTTP_H
@@ -75,6 +77,59 @@ int http_parse_head(const char *buf, size_t len, struct http_head *h, size_t *co
 
 /* Finds a header by name (case-insensitive); returns the first one or NULL. */
 const struct http_header *http_head_get(const struct http_head *h, const char *name_z);
+
+/* ---- response head parser (what an origin sends; respparse.c) ----------- */
+
+/* The status line must end (CRLF included) within this many bytes; the field lines have
+ * the request's limits (HTTP_MAX_HEADER_BYTES, HTTP_MAX_HEADERS). */
+#define HTTP_MAX_STATUS_LINE 4096
+#define HTTP_RESP_HEAD_MAX   (HTTP_MAX_STATUS_LINE + HTTP_MAX_HEADER_BYTES + 2)
+
+/* How the body of a response is delimited (RFC 9112 section 6.3). */
+enum http_resp_body {
+    HTTP_RB_NONE,    /* 1xx, 204, 304, or a response to HEAD */
+    HTTP_RB_LENGTH,  /* content_length bytes (0 included) */
+    HTTP_RB_CHUNKED, /* Transfer-Encoding: chunked */
+    HTTP_RB_CLOSE,   /* until the origin closes the connection */
+};
+
+struct http_resp_head {
+    int version_minor; /* HTTP/1.0 -> 0, HTTP/1.1 -> 1 */
+    int status;        /* 100..599 */
+    struct slice reason;
+    struct http_header headers[HTTP_MAX_HEADERS];
+    size_t nheaders;
+    enum http_resp_body body;
+    bool has_content_length; /* also for HEAD and 304: the size the GET would have had */
+    uint64_t content_length;
+    bool keep_alive; /* the origin keeps the connection (version, Connection) */
+    bool upgrade;    /* Connection: upgrade with an Upgrade header */
+};
+
+/* Errors of http_parse_response_head: every one means "502, and close the origin
+ * connection"; they differ for tests and logs.
+ *   SYNTAX  status or field line: bare CR or LF, NUL or control byte, obs-fold, bad name
+ *   VERSION not HTTP/1.0 or HTTP/1.1
+ *   STATUS  not three digits, or outside 100..599
+ *   FRAMING Content-Length with Transfer-Encoding, differing lengths, a coding other than
+ *           chunked, Transfer-Encoding in HTTP/1.0 or in 1xx/204, a length in 1xx/204
+ *   LIMIT   status line, header bytes or header count too large */
+#define HTTP_RESP_E_SYNTAX  (-1)
+#define HTTP_RESP_E_VERSION (-2)
+#define HTTP_RESP_E_STATUS  (-3)
+#define HTTP_RESP_E_FRAMING (-4)
+#define HTTP_RESP_E_LIMIT   (-5)
+
+/* Parses a response head from buf[0..len). head_request: the request was HEAD (then no
+ * response has a body, RFC 9112 section 6.3 rule 1). Returns 0 with *consumed = the bytes
+ * up to and including the empty line, 1 when more bytes are needed, or one of the
+ * HTTP_RESP_E_* codes. Stateless like http_parse_head: call it again from the start when
+ * more bytes have arrived. Slices point into buf. A 1xx head (other than 101) is a
+ * complete interim response: the caller skips it and parses the next head. */
+int http_parse_response_head(const char *buf, size_t len, bool head_request,
+                             struct http_resp_head *h, size_t *consumed);
+/* The first header of that name (case-insensitive), or NULL. */
+const struct http_header *http_resp_head_get(const struct http_resp_head *h, const char *name_z);
 
 /* ---- chunked body decoder (RFC 9112 section 7.1) ----------------------- */
 
@@ -258,6 +313,69 @@ void http_respond_error(struct http_req *r, int status, const char *message_z);
  * with 500 when the URL is empty or holds control bytes. The caller checks open redirects. */
 void http_redirect(struct http_req *r, int status, const char *location_z);
 const char *http_status_reason(int status);
+
+/* ---- streaming routes and the reverse proxy (stream.c, proxy.c) -------- */
+
+/* A route whose body_limit is HTTP_BODY_STREAM gets its handler called as soon as the head
+ * is complete; the body is not read (http_req_body is empty). The handler either proxies
+ * (http_proxy, now or later on the same thread) or answers itself (redirect, 401, page):
+ * then the server reads and drops an unread body of up to 64 KiB to keep the connection,
+ * or answers with Connection: close (larger bodies, and bodies the client was told to
+ * wait for with Expect: 100-continue). */
+#define HTTP_BODY_STREAM SIZE_MAX
+
+/* One origin ("http://127.0.0.1:8081", "https://app.internal/base") and its keep-alive
+ * connection pools, one per event loop (no locks on the request path). The host name is
+ * resolved once, in http_origin_new. */
+struct http_origin;
+
+/* Every field 0 / NULL: its default. response_timeout_ms bounds the wait for the response
+ * head (then 504) and every pause of a body in either direction (then the connection is
+ * cut). */
+struct http_origin_opts {
+    int connect_timeout_ms;     /* 0: 5000; unreachable -> 502, no connection in time -> 504 */
+    int response_timeout_ms;    /* 0: 100000 (Cloudflare's 100 s) */
+    int idle_timeout_ms;        /* pooled idle connections; 0: 30000 */
+    int max_idle;               /* pooled connections per event loop; 0: 64 */
+    int tunnel_idle_timeout_ms; /* WebSocket tunnel without traffic; 0: 300000 */
+    const char *ca_file;        /* https origins: trust these (PEM) instead of the system's */
+};
+
+/* Parses the URL (http or https, host, optional port and base path; no query, fragment or
+ * user info), resolves the host and, for https, sets up certificate and host name
+ * verification. o may be NULL (defaults). */
+struct http_origin *http_origin_new(const char *url_z, const struct http_origin_opts *o,
+                                    struct err *e);
+/* After http_server_free (which closes the pooled connections). NULL is fine. */
+void http_origin_free(struct http_origin *o);
+
+struct http_proxy_header {
+    const char *name;
+    const char *value;
+};
+
+struct http_proxy_opts {
+    /* Every client header whose name starts with one of these (ASCII case-insensitive;
+     * e.g. "cf-access-") is removed, before the added headers are added. */
+    const char *const *strip_prefixes;
+    size_t nstrip;
+    const struct http_proxy_header *add;
+    size_t nadd;
+    bool allow_upgrade; /* WebSocket pass-through */
+};
+
+/* Forwards req to the origin and answers it with the origin's response, streamed both ways
+ * in constant memory. The origin sees the method, the canonical path (http_req_path,
+ * re-encoded, after the origin's base path) and the raw query; the client's headers minus
+ * hop-by-hop ones (RFC 9110 section 7.6.1), names with '_' and the strip prefixes, plus
+ * Host as sent, X-Forwarded-For (appended), X-Forwarded-Proto, X-Forwarded-Host and the
+ * added headers. Response headers added with http_resp_header before this call are added to
+ * the origin's response (e.g. a refreshed cookie). Answers 502 (origin unreachable, invalid response), 504 (no connection or
+ * no response in time) or 500 (an added header that is not a valid field) itself. Copies
+ * what it needs from o before returning. Call it on the request's loop thread, at most
+ * once per request, instead of http_respond. Works on any route; only HTTP_BODY_STREAM
+ * routes stream the request body. */
+void http_proxy(struct http_req *req, struct http_origin *origin, const struct http_proxy_opts *o);
 
 /* ---- blocking work ------------------------------------------------------ */
 

@@ -4,6 +4,8 @@
  *
  *   CS_HEAD --head parsed--> CS_WAIT (handler) --answered--> CS_HEAD (keep-alive) ...
  *      \--body expected--> CS_BODY --body complete--> CS_WAIT
+ *   HTTP_BODY_STREAM routes: CS_HEAD --head--> CS_WAIT (handler) --http_proxy--> CS_STREAM
+ *      --finished--> CS_HEAD; answered without reading the body: --> CS_DISCARD --> CS_HEAD
  *   any error: answer with Connection: close, then conn.c lingers and closes.
  *
  * Requests are processed one at a time, so responses go out in request order (pipelining,
@@ -117,6 +119,23 @@ static enum http_step msg_call(struct http_conn *c)
     return STEP_MORE;
 }
 
+/* A HTTP_BODY_STREAM route: the handler runs now; the body stays in the input, framed by
+ * sb_chunked / body_left, for the handler's stream (stream.c) or for CS_DISCARD. */
+static enum http_step msg_stream(struct http_conn *c, bool has_body)
+{
+    struct http_req *r = &c->req;
+    r->streamed = true;
+    c->sb_chunked = r->head.chunked;
+    c->sb_done = !has_body;
+    c->continue_sent = false;
+    c->body_left = r->head.chunked ? 0 : r->head.content_length;
+    if (c->sb_chunked) {
+        http_chunked_init(&c->chunked);
+    }
+    msg_detach(c); /* the head moves to hold: the input holds the body from here on */
+    return msg_call(c);
+}
+
 static void send_continue(struct http_conn *c)
 {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -149,6 +168,9 @@ static enum http_step msg_on_head(struct http_conn *c, char *base, size_t consum
         return STEP_AGAIN;
     }
     bool has_body = h->chunked || h->content_length > 0;
+    if (r->route != NULL && r->route->body_limit == HTTP_BODY_STREAM) {
+        return msg_stream(c, has_body);
+    }
     if (!has_body) {
         return msg_call(c);
     }
@@ -300,6 +322,8 @@ void http_msg_done(struct http_conn *c)
         c->closing = true;
         evbuffer_drain(in, evbuffer_get_length(in));
     }
+    /* A streamed body its handler did not read: dropped before the next request. */
+    bool discard = !r->close && r->streamed && !c->sb_done;
     http_req_reset(r);
     /* Keep a connection's buffers for its next request, unless a large body grew them. */
     if (c->hold.alloc > 2 * HTTP_HEAD_MAX) {
@@ -312,6 +336,34 @@ void http_msg_done(struct http_conn *c)
     buf_reset(&c->body);
     c->scanned = 0;
     c->out_mark = SIZE_MAX;
+    if (discard) {
+        c->state = CS_DISCARD;
+        c->discard_budget = HTTP_STREAM_DISCARD_MAX;
+        http_conn_timer(c, T_BODY);
+        return;
+    }
     c->state = CS_HEAD;
     http_conn_timer(c, T_IDLE); /* T_HEADER replaces it when the next head is incomplete */
+}
+
+enum http_step http_msg_discard(struct http_conn *c)
+{
+    size_t moved = 0;
+    int rc = http_sbody_read(c, NULL, c->discard_budget + 1, &moved);
+    if (rc < 0 || moved > c->discard_budget) {
+        /* Malformed, cut, or larger than announced: the connection cannot be reused. */
+        c->closing = true;
+        evbuffer_drain(input(c), evbuffer_get_length(input(c)));
+        return STEP_MORE;
+    }
+    c->discard_budget -= moved;
+    if (rc == 0) {
+        c->state = CS_HEAD;
+        http_conn_timer(c, T_IDLE);
+        return STEP_AGAIN;
+    }
+    if (moved > 0) {
+        http_conn_timer(c, T_BODY);
+    }
+    return STEP_MORE;
 }

@@ -40,6 +40,7 @@ void http_req_reset(struct http_req *r)
     r->resp_bytes = 0;
     r->answered = false;
     r->close = false;
+    r->streamed = false;
 }
 
 void http_req_free(struct http_req *r)

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* The fixed part of a head: status line, Server, Date, Content-Type, Content-Length,
@@ -136,7 +137,7 @@ static void put_u64(struct out *o, uint64_t v)
 /* ---- headers ---------------------------------------------------------------------------- */
 
 /* tchar (RFC 9110 section 5.6.2). */
-static bool is_token(const char *z)
+bool http_token_ok(const char *z)
 {
     if (*z == '\0') {
         return false;
@@ -153,7 +154,7 @@ static bool is_token(const char *z)
 }
 
 /* field-value without CR, LF, NUL or other controls (HTAB allowed): no response splitting. */
-static bool is_field_value(const char *z)
+bool http_field_value_ok(const char *z)
 {
     for (; *z; z++) {
         unsigned char c = (unsigned char)*z;
@@ -164,9 +165,27 @@ static bool is_field_value(const char *z)
     return true;
 }
 
+bool http_list_has(struct slice list, struct slice token)
+{
+    size_t i = 0;
+    while (i < list.n) {
+        while (i < list.n && (list.p[i] == ',' || list.p[i] == ' ' || list.p[i] == '\t')) {
+            i++;
+        }
+        size_t s = i;
+        while (i < list.n && list.p[i] != ',' && list.p[i] != ' ' && list.p[i] != '\t') {
+            i++;
+        }
+        if (i > s && i - s == token.n && strncasecmp(list.p + s, token.p, token.n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int http_resp_header(struct http_req *r, const char *name_z, const char *value_z)
 {
-    if (r->answered || !is_token(name_z) || !is_field_value(value_z)) {
+    if (r->answered || !http_token_ok(name_z) || !http_field_value_ok(value_z)) {
         return -1;
     }
     /* Framing is the server's business: a handler cannot desynchronise the connection. */
@@ -190,6 +209,40 @@ int http_resp_header(struct http_req *r, const char *name_z, const char *value_z
     return 0;
 }
 
+/* Hop-by-hop fields (RFC 9110 section 7.6.1: Connection, the fields it lists, and the
+ * classic ones), plus the framing fields a proxy always writes itself. */
+bool http_hop_by_hop(const struct http_header *hs, size_t n, struct slice name)
+{
+    static const char *const names[] = {"connection", "keep-alive",    "proxy-connection",
+                                        "te",         "trailer",       "transfer-encoding",
+                                        "upgrade",    "content-length"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(names); i++) {
+        if (slice_case_eq_z(name, names[i])) {
+            return true;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (slice_case_eq_z(hs[i].name, "connection") && http_list_has(hs[i].value, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void http_put_chunk_size(struct evbuffer *out, uint64_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    char d[20];
+    size_t i = sizeof d;
+    d[--i] = '\n';
+    d[--i] = '\r';
+    do {
+        d[--i] = hex[size & 15];
+        size >>= 4;
+    } while (size != 0);
+    evbuffer_add(out, d + i, sizeof d - i);
+}
+
 /* ---- the response ------------------------------------------------------------------------ */
 
 static void free_body(const void *data, size_t len, void *arg)
@@ -209,7 +262,8 @@ static bool status_has_body(int status)
 static bool conn_should_close(const struct http_req *r)
 {
     const struct http_conn *c = r->conn;
-    return r->close || !r->head_valid || !r->head.keep_alive || c->peer_eof || c->loop->draining;
+    return r->close || !r->head_valid || !r->head.keep_alive || c->peer_eof || c->loop->draining ||
+           (r->streamed && !http_stream_body_discardable(r));
 }
 
 /* Writes the response to the connection's output; owned (may be NULL) is free()d here or
@@ -227,7 +281,7 @@ static void respond(struct http_req *r, int status, const char *ctype, const voi
         return;
     }
     if (status < 100 || status > 999 ||
-        (ctype != NULL && (strlen(ctype) > HTTP_CONTENT_TYPE_MAX || !is_field_value(ctype)))) {
+        (ctype != NULL && (strlen(ctype) > HTTP_CONTENT_TYPE_MAX || !http_field_value_ok(ctype)))) {
         log_error("http: invalid response status %d or content type", status);
         status = 500;
         ctype = NULL;

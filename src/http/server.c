@@ -271,6 +271,7 @@ static void loop_free(struct http_loop *loop)
     }
     free_listeners(loop);
     http_conn_free_all(loop);
+    http_upstream_free_loop(loop); /* before the event base: pooled origin connections */
     if (loop->shutdown_ev != NULL) {
         event_free(loop->shutdown_ev);
     }
@@ -281,6 +282,7 @@ static void loop_free(struct http_loop *loop)
         event_free(loop->drain_timer);
     }
     if (loop->base != NULL) {
+        http_fetch_loop_free(loop->base); /* outbound calls of this loop (their done runs) */
         event_base_free(loop->base);
     }
     pthread_mutex_destroy(&loop->done_mu);

@@ -1,6 +1,7 @@
 /*
  * server_int.h: what the server files of src/http share (server.c, conn.c, router.c,
- * request.c, response.c, tls.c, pool.c). Not for other modules: they see http.h only.
+ * request.c, response.c, tls.c, pool.c, and the reverse proxy: stream.c, upstream.c,
+ * proxy.c, websocket.c). Not for other modules: they see http.h only.
  *
  * Threads. One event loop per thread (struct http_loop). A connection lives on the loop that
  * accepted it and is only ever touched by that loop's thread; the router is read-only once
@@ -10,7 +11,10 @@
  * Ownership. A loop owns its connections. A connection owns its one request (embedded: no
  * allocation per request). The request head normally stays in the bufferevent's input buffer
  * while a synchronous handler runs (no copy); when a handler keeps the request, or the body
- * must be waited for, the head is copied into conn->hold and the slices rebased.
+ * must be waited for, the head is copied into conn->hold and the slices rebased. A streamed
+ * request (CS_STREAM) is driven by its owner (struct proxy, struct tunnel), which is told of
+ * the connection's events and ends the request with http_stream_finish; origin connections
+ * belong to their loop too (loop->upconns).
  */
 #ifndef POSTERN_HTTP_SERVER_INT_H
 #define POSTERN_HTTP_SERVER_INT_H
@@ -70,6 +74,8 @@ struct http_lref {
 };
 
 struct http_conn;
+struct http_upconn;
+struct http_stream_cbs;
 
 struct http_loop {
     struct http_server *srv;
@@ -87,6 +93,7 @@ struct http_loop {
     struct http_req *done_head, *done_tail; /* finished jobs, guarded by done_mu */
     struct http_conn *conns;                /* every connection of this loop */
     size_t nconns;
+    struct http_upconn *upconns; /* every origin connection of this loop (upstream.c) */
     bool draining;
     const struct timeval *tv_header, *tv_body, *tv_idle, *tv_linger; /* common timeouts */
     char *rbuf;                                                      /* HTTP_READ_CHUNK bytes */
@@ -143,10 +150,12 @@ struct slice http_host_without_port(struct slice host);
 /* ---- connections and requests ------------------------------------------ */
 
 enum http_conn_state {
-    CS_HEAD,   /* waiting for (the rest of) a request head */
-    CS_BODY,   /* reading a request body into conn->body */
-    CS_WAIT,   /* a handler has the request */
-    CS_LINGER, /* response sent, write side shut, discarding input before the close */
+    CS_HEAD,    /* waiting for (the rest of) a request head */
+    CS_BODY,    /* reading a request body into conn->body */
+    CS_WAIT,    /* a handler has the request */
+    CS_STREAM,  /* a stream owner (the proxy) reads and writes the connection (stream.c) */
+    CS_DISCARD, /* answered without reading its streamed body: discarding that body */
+    CS_LINGER,  /* response sent, write side shut, discarding input before the close */
 };
 
 enum http_timer { T_NONE, T_HEADER, T_BODY, T_IDLE, T_LINGER };
@@ -167,6 +176,7 @@ struct http_req {
     uint64_t resp_bytes;
     bool answered;
     bool close;    /* answer with Connection: close, then close */
+    bool streamed; /* a HTTP_BODY_STREAM route: the body is left in the input (stream.c) */
     int64_t t0_ms; /* when the head was complete, monotonic (access log) */
     /* Deferred work (pool.c); one job per request at a time. */
     http_work_fn work;
@@ -205,6 +215,15 @@ struct http_conn {
     uint64_t body_left; /* Content-Length bytes still to come */
     size_t linger_bytes;
     size_t out_mark; /* output left when the idle timer last fired (progress check) */
+    /* A streamed request body (HTTP_BODY_STREAM): framed by c->chunked or c->body_left. */
+    bool sb_chunked;
+    bool sb_done;          /* read to its end (or there was none) */
+    bool continue_sent;    /* 100 Continue written for this request */
+    size_t discard_budget; /* CS_DISCARD: decoded bytes still allowed */
+    /* The stream owner (CS_STREAM) and its deferred "closed" notification. */
+    const struct http_stream_cbs *scb;
+    void *sarg;
+    struct event *sev;
     struct http_req req;
 };
 
@@ -221,8 +240,11 @@ void http_conn_timer(struct http_conn *c, enum http_timer kind);
  * connection (conn->busy, which then finishes the request itself), finishes the request and
  * goes on with the next one. May free the connection. */
 void http_conn_answered(struct http_conn *c);
-/* Closes the socket now; frees the connection unless a handler still holds its request. */
+/* Closes the socket now; frees the connection unless a handler still holds its request
+ * (a stream owner is told through its closed callback, from the event loop). */
 void http_conn_close(struct http_conn *c);
+/* Input was consumed: reading resumes when it had paused at HTTP_INPUT_HIGH_WATER. */
+void http_conn_want_input(struct http_conn *c);
 /* Closes idle connections and makes the others close after their current request. */
 void http_conn_drain_all(struct http_loop *loop);
 /* A draining loop has no connection left: leave its event loop once the callbacks already
@@ -243,6 +265,8 @@ enum http_step http_msg_body(struct http_conn *c);
 void http_msg_fail(struct http_conn *c, int status);
 /* The request was answered: drain its bytes, log, reset, re-arm the idle timer. */
 void http_msg_done(struct http_conn *c);
+/* CS_DISCARD: reads and drops the rest of a streamed body, then goes on with CS_HEAD. */
+enum http_step http_msg_discard(struct http_conn *c);
 
 /* request.c */
 void http_req_init(struct http_req *r, struct http_conn *c);
@@ -256,6 +280,17 @@ void http_loop_update_date(struct http_loop *loop);
 int64_t http_now_ms(void);
 /* The access log line of a finished request. */
 void http_access_log(const struct http_req *r);
+/* A field name is a token; a field value holds no CR, LF, NUL or other control byte. */
+bool http_token_ok(const char *z);
+bool http_field_value_ok(const char *z);
+/* Whether a comma-separated list of tokens (Connection, Upgrade) holds token, compared
+ * ASCII case-insensitively. */
+bool http_list_has(struct slice list, struct slice token);
+/* Whether a field of a message with fields hs is hop-by-hop (RFC 9110 section 7.6.1), or
+ * one of the framing fields a proxy writes itself (Content-Length, Transfer-Encoding). */
+bool http_hop_by_hop(const struct http_header *hs, size_t n, struct slice name);
+/* A chunk-size line: hexadecimal size and CRLF (RFC 9112 section 7.1). */
+void http_put_chunk_size(struct evbuffer *out, uint64_t size);
 
 /* tls.c */
 SSL_CTX *http_tls_ctx_new(const char *cert, const char *key, struct err *e);
@@ -272,5 +307,127 @@ int http_pool_start(struct http_pool *p, struct err *e);
 void http_pool_free(struct http_pool *p);
 /* The loop's done event: runs the done callbacks of finished jobs. */
 void http_loop_run_done(evutil_socket_t fd, short what, void *arg);
+
+/* ---- streamed requests (stream.c) ---------------------------------------- */
+
+/* A handler of a HTTP_BODY_STREAM route that answers itself leaves its body unread: the
+ * server reads and drops up to this many decoded bytes to keep the connection; a larger
+ * (or unknown and then larger) body closes it instead. */
+#define HTTP_STREAM_DISCARD_MAX (64 * 1024)
+/* Output queued towards one side before the proxy stops reading the other side, and the
+ * level at which it reads again (backpressure both ways). */
+#define HTTP_STREAM_HIGH_WATER (256 * 1024)
+#define HTTP_STREAM_LOW_WATER  (64 * 1024)
+
+/* What the owner of a streamed connection is told, always from the event loop (never from
+ * inside a http_stream_* call). closed: the client connection failed, timed out or was
+ * closed; the owner must end the request with http_stream_finish. */
+struct http_stream_cbs {
+    void (*readable)(void *arg); /* input (body, tunnel bytes) or the client's EOF */
+    void (*writable)(void *arg); /* the output fell to HTTP_STREAM_LOW_WATER or below */
+    void (*closed)(void *arg);
+};
+
+/* Takes over the connection of a kept (or just called) request: CS_STREAM until finished. */
+void http_stream_attach(struct http_req *r, const struct http_stream_cbs *cbs, void *arg);
+/* Gives the connection back to the server (CS_WAIT); pending notifications are cancelled. */
+void http_stream_detach(struct http_req *r);
+bool http_stream_open(const struct http_req *r);
+/* The client sent EOF (and everything it sent before has been read). */
+bool http_stream_eof(const struct http_req *r);
+/* Moves up to max decoded body bytes (a streamed request's) into dst (NULL: dropped);
+ * *moved says how many. Returns 0 at the end of the body, 1 when more is to come, -1 when
+ * the body is malformed or the client went away before its end. */
+int http_stream_body(struct http_req *r, struct evbuffer *dst, size_t max, size_t *moved);
+/* Moves up to max raw input bytes into dst (tunnels); returns their number. */
+size_t http_stream_raw(struct http_req *r, struct evbuffer *dst, size_t max);
+/* Writes "100 Continue" if the client expects it and nothing of the body has arrived. */
+void http_stream_continue(struct http_req *r);
+struct evbuffer *http_stream_output(struct http_req *r);
+/* Writes the output now (when the socket takes it). */
+void http_stream_flush(struct http_req *r);
+/* Whether the connection could be kept after this request: the client wants it, the
+ * server is not draining, and the client has not sent EOF. */
+bool http_stream_keepable(const struct http_req *r);
+/* Ends a request whose response the owner wrote itself: status and body bytes for the
+ * access log; keep false closes the connection once the output is written. Detaches. */
+void http_stream_finish(struct http_req *r, int status, uint64_t bytes, bool keep);
+/* Whether a response written now by http_respond can keep the connection (the streamed
+ * body is read, or small enough to be discarded). */
+bool http_stream_body_discardable(const struct http_req *r);
+/* The decoder behind http_stream_body, on the connection (CS_DISCARD uses it too). */
+int http_sbody_read(struct http_conn *c, struct evbuffer *dst, size_t max, size_t *moved);
+/* Called from the connection on events in CS_STREAM. */
+void http_stream_on_readable(struct http_conn *c);
+void http_stream_on_writable(struct http_conn *c);
+/* At http_server_free: tells the owner at once (no loop runs any more). */
+void http_stream_abort_now(struct http_conn *c);
+
+/* ---- origin connections (upstream.c) ----------------------------------------- */
+
+#define HTTP_ORIGIN_CONNECT_TIMEOUT_MS  5000
+#define HTTP_ORIGIN_RESPONSE_TIMEOUT_MS 100000 /* Cloudflare's 100 s */
+#define HTTP_ORIGIN_IDLE_TIMEOUT_MS     30000  /* below common origin keep-alive timeouts */
+#define HTTP_ORIGIN_MAX_IDLE            64     /* pooled connections per origin and loop */
+#define HTTP_TUNNEL_IDLE_TIMEOUT_MS     300000
+#define HTTP_ORIGIN_MAX_ADDRS           8 /* resolved addresses tried in order */
+#define HTTP_ORIGIN_URL_MAX             2048
+/* After the end of a tunnel: how long the origin gets to take the last bytes. */
+#define HTTP_UPSTREAM_FLUSH_MS 5000
+
+struct http_upconn;
+
+/* What the user of an origin connection is told (from the event loop). */
+struct http_upconn_cbs {
+    void (*read)(void *arg);            /* response bytes in http_upconn_input() */
+    void (*write)(void *arg);           /* output fell to HTTP_STREAM_LOW_WATER or below */
+    void (*event)(void *arg, short ev); /* BEV_EVENT_CONNECTED / EOF / ERROR */
+};
+
+/* The origin's settings with defaults applied, and its base path ("" or "/base"). */
+const struct http_origin_opts *http_origin_settings(const struct http_origin *o);
+const char *http_origin_base_path(const struct http_origin *o);
+/* "host:port" of the origin (Host of an HTTP/1.0 request that sent none). */
+const char *http_origin_authority(const struct http_origin *o);
+
+/* An idle pooled connection of this loop (unless fresh), or a new one being connected
+ * (its event callback gets BEV_EVENT_CONNECTED or an error). NULL (e set) when no socket
+ * could be made. *reused says which. */
+struct http_upconn *http_upstream_get(struct http_origin *o, struct http_loop *loop, bool fresh,
+                                      const struct http_upconn_cbs *cbs, void *arg, bool *reused,
+                                      struct err *e);
+bool http_upconn_connected(const struct http_upconn *u);
+/* Hands the connection's callbacks to another user (the tunnel). */
+void http_upconn_set_cbs(struct http_upconn *u, const struct http_upconn_cbs *cbs, void *arg);
+struct evbuffer *http_upconn_input(struct http_upconn *u);
+struct evbuffer *http_upconn_output(struct http_upconn *u);
+/* Writes what the output holds now (plain origins; https: the bufferevent does). Call it
+ * after adding to the output. A failure is reported later, through the event callback. */
+void http_upconn_flush(struct http_upconn *u);
+void http_upconn_reading(struct http_upconn *u, bool on);
+/* Why the last connection attempt or TLS handshake failed (for the log). */
+const char *http_upconn_error(struct http_upconn *u, char *buf, size_t n);
+/* Ends the use of a connection: pooled when reusable and there is room, freed otherwise. */
+void http_upstream_put(struct http_upconn *u, bool reusable);
+/* Shuts the write side after the output is written, then frees (bounded). */
+void http_upstream_close_after_flush(struct http_upconn *u);
+/* At http_server_free, before the loop's event base goes: frees every origin connection. */
+void http_upstream_free_loop(struct http_loop *loop);
+
+/* ---- WebSocket pass-through (websocket.c) --------------------------------- */
+
+#define HTTP_WS_ACCEPT_LEN 28 /* base64 of a SHA-1 */
+
+/* A valid RFC 6455 section 4.1 opening handshake: GET, HTTP/1.1, Connection: upgrade,
+ * Upgrade: websocket, a Sec-WebSocket-Key of 16 bytes, Sec-WebSocket-Version: 13, no body.
+ * Writes the Sec-WebSocket-Accept the origin must answer with (NUL-terminated). */
+bool http_ws_request_valid(const struct http_req *r, char accept[HTTP_WS_ACCEPT_LEN + 1]);
+/* The origin's 101 completes that handshake (RFC 6455 section 4.2.2). */
+bool http_ws_response_valid(const struct http_resp_head *h,
+                            const char accept[HTTP_WS_ACCEPT_LEN + 1]);
+/* Joins the client connection of r and the origin connection u into a byte tunnel until
+ * either side closes or idle_ms pass without traffic; then finishes r (access log: 101 and
+ * the bytes sent to the client, counting from sent) and frees or closes u. Takes both. */
+void http_tunnel_start(struct http_req *r, struct http_upconn *u, int idle_ms, uint64_t sent);
 
 #endif

@@ -194,7 +194,8 @@ int oidc_routes_add(struct http_router *r, struct oidc *o)
         {OIDC_PREFIX, h_slug, OIDC_FORM_BODY_MAX},
     };
     for (size_t i = 0; i < UTIL_ARRAY_LEN(routes); i++) {
-        if (http_router_add(r, NULL, routes[i].prefix, routes[i].fn, o, routes[i].limit) != 0) {
+        if (http_router_add(r, o->idp->cfg.host, routes[i].prefix, routes[i].fn, o,
+                            routes[i].limit) != 0) {
             return -1;
         }
     }
