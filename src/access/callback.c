@@ -150,10 +150,52 @@ static json_t *identity_of(const struct access_idp *idp, const struct access_rp_
 static void session_work(void *arg);
 static void session_done(struct http_req *r, void *arg);
 
+/* The "Test" button's end (a login started by /cdn-cgi/access/test/<idp>): what came back,
+ * or the one diagnosis; no session is made. */
+static void test_result(struct cb_job *j, struct http_req *r, const struct access_rp_result *res)
+{
+    struct buf msg;
+    buf_init(&msg, WEB_PAGE_MAX / 2);
+    const char *title = "Your connection works!";
+    int status = 200;
+    if (res->diag == ACCESS_RP_OK) {
+        json_t *id = identity_of(j->idp, res);
+        char *ids = json_dumps(id, JSON_COMPACT | JSON_SORT_KEYS);
+        char *cls = json_dumps(res->claims, JSON_COMPACT | JSON_SORT_KEYS);
+        buf_printf(&msg, "Signed in through %s as %s. Identity kept: %s. ID token claims: %s",
+                   j->idp->name, res->email, ids ? ids : "{}", cls ? cls : "{}");
+        free(ids);
+        free(cls);
+        json_decref(id);
+    } else {
+        title = access_rp_diag_text(res->diag);
+        status = 502;
+        buf_printf(&msg, "%s: %s (%s)", j->idp->name, res->msg, access_rp_diag_name(res->diag));
+    }
+    log_info("access: test of %s: %s", j->idp->name, access_rp_diag_name(res->diag));
+    struct buf page;
+    buf_init(&page, WEB_PAGE_MAX);
+    struct web_message p = {.title = title, .message = msg.p ? msg.p : ""};
+    if (j->g->web != NULL && web_page_message(j->g->web, &p, &page) == 0) {
+        web_respond_page(r, status, &page);
+    } else {
+        http_respond(r, status, "text/plain; charset=utf-8", msg.p, msg.len);
+    }
+    buf_free(&page);
+    buf_free(&msg);
+}
+
 static void exchange_done(struct access_rp_result *res, void *arg)
 {
     struct cb_job *j = arg;
     struct http_req *r = j->r;
+    if (j->st.app_domain[0] == '\0') {
+        gate_set_cookie(r, j->snap, GATE_STATE_COOKIE, "", "/cdn-cgi/access/", -1, true,
+                        ACCESS_SAME_SITE_LAX);
+        test_result(j, r, res);
+        cb_free(j);
+        return;
+    }
     if (res->diag != ACCESS_RP_OK) {
         log_warn("access: sign-in through %s failed: %s: %s", j->idp->name,
                  access_rp_diag_name(res->diag), res->msg);

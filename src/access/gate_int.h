@@ -162,6 +162,7 @@ void gate_team_login(struct access_gate *g, struct http_req *r, struct gate_snap
 void gate_team_certs(struct access_gate *g, struct http_req *r, struct gate_snap *snap);
 void gate_team_callback(struct access_gate *g, struct http_req *r, struct gate_snap *snap);
 void gate_team_logout(struct access_gate *g, struct http_req *r, struct gate_snap *snap);
+void gate_team_test(struct access_gate *g, struct http_req *r, struct gate_snap *snap);
 void gate_login_start(struct access_gate *g, struct http_req *r, struct gate_snap *snap,
                       const struct access_idp *idp, const char *host_z, const char *redirect_z);
 void gate_send_to_app(struct access_gate *g, struct http_req *r, struct gate_snap *snap,

@@ -152,6 +152,8 @@ static void team_request(struct access_gate *g, struct http_req *r, struct gate_
         gate_team_certs(g, r, snap);
     } else if (path_is(path, CDN "logout")) {
         gate_team_logout(g, r, snap);
+    } else if (strncmp(path, CDN "test/", strlen(CDN "test/")) == 0) {
+        gate_team_test(g, r, snap);
     } else {
         gate_page_error(g, r, 404, "Not found", NULL);
     }

@@ -344,3 +344,17 @@ void gate_team_certs(struct access_gate *g, struct http_req *r, struct gate_snap
     http_resp_header(r, "Access-Control-Allow-Origin", "*");
     http_respond(r, 200, "application/json", snap->certs.p, snap->certs.len);
 }
+
+/* ---- /cdn-cgi/access/test/<idp> (Cloudflare's "Test" button) ------------------------------ */
+
+void gate_team_test(struct access_gate *g, struct http_req *r, struct gate_snap *snap)
+{
+    const char *name = http_req_path(r) + strlen("/cdn-cgi/access/test/");
+    const struct access_idp *idp = access_config_idp(&snap->cfg, name);
+    if (idp == NULL) {
+        gate_page_error(g, r, 404, "Unknown identity provider",
+                        "No identity provider of this name is configured.");
+        return;
+    }
+    gate_login_start(g, r, snap, idp, "", ""); /* no application: the callback shows the test */
+}

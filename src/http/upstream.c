@@ -522,6 +522,12 @@ static void plain_write(evutil_socket_t fd, short what, void *arg)
         up_connected(u);
         return;
     }
+    /* With both events on one epoll entry, a read edge reports the write side too: only
+     * output that was waiting for room makes news. */
+    size_t before = evbuffer_get_length(u->out);
+    if (before == 0) {
+        return;
+    }
     if (plain_write_now(u) != 0) {
         up_dispatch(u, false, false, true);
         return;

@@ -148,6 +148,8 @@ class Setup:
              'policies': [{'name': 'robots', 'action': 'service_auth',
                            'include': [{'any_service_token': True}]}] + allow},
         ] + list(extra_apps)
+        for a in apps:
+            a.setdefault('identity_providers', ['Authentik'])
         cfg['access'] = {
             'team_domain': self.team,
             'identity_providers': [{
@@ -156,7 +158,12 @@ class Setup:
                 'auth_url': self.auth + '/application/o/authorize/',
                 'token_url': self.auth + '/application/o/token/',
                 'certs_url': self.auth + '/application/o/cloudflare/jwks/',
-                'claims': ['groups']}],
+                'claims': ['groups']},
+                {'name': 'Wrong secret', 'type': 'oidc', 'client_id': 'cf-client',
+                 'client_secret': 'not-the-secret',
+                 'auth_url': self.auth + '/application/o/authorize/',
+                 'token_url': self.auth + '/application/o/token/',
+                 'certs_url': self.auth + '/application/o/cloudflare/jwks/'}],
             'applications': apps,
         }
         self.cfg = cfg
@@ -490,6 +497,24 @@ def service_tokens_get_in_without_a_login_and_never_a_redirect(t):
     t.eq(r.status_code, 401)
     r = requests.get(s.url('service', '/'), headers=hdr, allow_redirects=False)
     t.eq(r.status_code, 403, 'an application without service_auth')
+
+
+@h.test
+def the_test_page_runs_a_real_login_or_names_the_problem(t):
+    s = Setup()
+    t.defer(s.close)
+    sess = requests.Session()
+    r = browse(t, sess, s.team + '/cdn-cgi/access/test/Authentik')
+    t.eq(r.status_code, 200, r.text[:300])
+    t.contains(r.text, 'Your connection works!')
+    t.contains(r.text, 'alice@example.com')
+    t.contains(r.text, 'staff')  # the groups claim received
+    t.ok(not any(c.name == 'CF_Authorization' for c in sess.cookies), 'a test made a session')
+    r = browse(t, sess, s.team + '/cdn-cgi/access/test/Wrong%20secret', user=None)
+    t.eq(r.status_code, 502, r.text[:300])
+    t.contains(r.text, 'invalid_client')
+    r = requests.get(s.team + '/cdn-cgi/access/test/Nobody', allow_redirects=False)
+    t.eq(r.status_code, 404)
 
 
 if __name__ == '__main__':
