@@ -408,6 +408,51 @@ def tokens_of_another_application_forged_or_tampered_are_refused(t):
     t.eq(r.status_code, 302)
 
 
+def gateway_key(s):
+    """The gateway's current private key, read from its SQLite file (what an attacker who
+    could sign would hold): for tokens with a valid signature and bad claims."""
+    import sqlite3
+    db = sqlite3.connect(os.path.join(s.cfg['server']['data_dir'], 'postern.db'))
+    row = db.execute('SELECT k.kid, k.key_pem FROM access_keys a JOIN certificate_keypairs k '
+                     'ON k.name = a.keypair_name WHERE a.retired_at = 0').fetchone()
+    db.close()
+    return row[0], jwk.JWK.from_pem(row[1].encode())
+
+
+def sign(key, kid, claims):
+    tok = jwt.JWT(header={'alg': 'RS256', 'kid': kid, 'typ': 'JWT'}, claims=claims)
+    tok.make_signed_token(key)
+    return tok.serialize()
+
+
+@h.test
+def well_signed_tokens_with_bad_claims_are_refused(t):
+    s = Setup()
+    t.defer(s.close)
+    kid, key = gateway_key(s)
+    now = int(time.time())
+    good = {'aud': [s.auds['myapp']], 'email': 'mallory@example.com', 'iss': s.team,
+            'type': 'app', 'identity_nonce': 'f' * 64, 'sub': 'm', 'iat': now, 'nbf': now,
+            'exp': now + 600}
+    def get(claims):
+        return requests.get(s.url('service'), cookies={'CF_Authorization': sign(key, kid, claims)},
+                            allow_redirects=False)
+    r = get(good)
+    t.eq(r.status_code, 200, 'the control token (the test must be able to fail)')
+    t.eq(header(r.json(), 'Cf-Access-Authenticated-User-Email'), ['mallory@example.com'])
+    for name, bad in (('expired', dict(good, exp=now - 5)),
+                      ('not yet valid', dict(good, nbf=now + 600)),
+                      ('issued in the future', dict(good, iat=now + 600)),
+                      ('another team', dict(good, iss='http://team.example.com')),
+                      ('another app', dict(good, aud=[s.auds['second']])),
+                      ('org type', dict(good, type='org')),
+                      ('no identity_nonce', {k: v for k, v in good.items()
+                                             if k != 'identity_nonce'}),
+                      ('no exp', {k: v for k, v in good.items() if k != 'exp'})):
+        r = get(bad)
+        t.eq(r.status_code, 302, name)
+
+
 @h.test
 def redirect_url_never_leaves_the_application(t):
     s = Setup()
