@@ -1,17 +1,23 @@
 # The two commands of README.md, and a few for developers.
-#   make run    install what is missing, build, start Postern
+#   make run    install what is missing, build, start `postern demo` (PORT=9000) on a fresh
+#               temporary data directory: it prints the URL to open and the credentials
 #   make test   install what is missing, build with ASan+UBSan, run every test
+#   make serve  build, then `postern serve --config CONFIG` (examples/postern.yaml)
 SHELL := /bin/bash
 BUILD      ?= build
 TEST_BUILD ?= build-test
 FUZZ_BUILD ?= build-fuzz
 SECONDS    ?= 60
 CONFIG     ?= examples/postern.yaml
+PORT       ?= 9000
 PY         := /usr/bin/python3
 
-.PHONY: run build test fuzz bench format clean
+.PHONY: run serve build test fuzz bench format clean
 
 run: build
+	./$(BUILD)/postern demo --port $(PORT)
+
+serve: build
 	@mkdir -p data
 	./$(BUILD)/postern serve --config $(CONFIG)
 

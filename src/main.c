@@ -10,6 +10,7 @@
 
 #include "access/access.h"
 #include "admin/admin.h"
+#include "demo.h"
 #include "http/http.h"
 #include "idp/idp.h"
 #include "oidc/oidc.h"
@@ -30,6 +31,9 @@ static const char usage_main[] =
     "gateway in one program.\n"
     "\n"
     "Commands:\n"
+    "  demo [--port N] [--data-dir DIR]\n"
+    "                        try it: an IdP, a gateway and a protected page on\n"
+    "                        *.localhost, ready to log in to (what `make run` starts)\n"
     "  serve --config FILE   run the server described by FILE (YAML)\n"
     "  apply --config FILE OBJECTS.yaml...\n"
     "                        create or update users, groups, providers, applications\n"
@@ -38,9 +42,10 @@ static const char usage_main[] =
     "  group add|list|del    manage groups\n"
     "  provider show NAME    print a provider's client ID, secret and URLs\n"
     "  events                list recent events (logins, tokens, changes)\n"
-    "  access service-token add|list|del, rotate-keys, apps, idps\n"
+    "  access service-token add|list|del, rotate-keys, apps, idps, test-idp NAME\n"
     "                        the access gateway: service tokens, signing keys,\n"
-    "                        applications (AUD tags) and identity providers\n"
+    "                        applications (AUD tags) and identity providers;\n"
+    "                        test-idp checks one without a browser\n"
     "  version               print the version\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n"
@@ -50,7 +55,8 @@ static const char usage_serve[] =
     "Usage: postern serve --config FILE\n"
     "\n"
     "Runs the HTTP server described by FILE until SIGTERM or SIGINT, then finishes the\n"
-    "requests in flight and exits. GET /healthz answers 200 on every host.\n"
+    "requests in flight and exits. GET /healthz answers 200 on every host but the\n"
+    "gateway's (its team domain and applications).\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   configuration file (YAML), for example:\n"
@@ -87,15 +93,25 @@ static void healthz(struct http_req *req, void *ctx)
     http_respond(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
 }
 
+/* What the ready callback of the server needs. */
+struct serve_ready {
+    const struct admin_config *cfg;
+    const struct main_serve_hooks *hooks; /* may be NULL */
+};
+
 /* Runs once the server accepts and handles SIGTERM: a supervisor may rely on these lines. */
 static void announce(struct http_server *srv, void *arg)
 {
-    const struct admin_config *cfg = arg;
+    const struct serve_ready *x = arg;
+    const struct admin_config *cfg = x->cfg;
     for (size_t i = 0; i < cfg->server.nlisten; i++) {
         const struct http_listen *l = &cfg->server.listen[i];
         const char *colon = strrchr(l->address, ':');
         log_info("listening on %s://%.*s:%d", l->tls_cert ? "https" : "http",
                  (int)(colon - l->address), l->address, http_server_port(srv, i));
+    }
+    if (x->hooks != NULL && x->hooks->ready != NULL) {
+        x->hooks->ready(srv, x->hooks->arg);
     }
 }
 
@@ -105,6 +121,7 @@ struct serve_state {
     struct idp idp;
     bool idp_ready;
     struct access_gate *gate;
+    struct web *gate_web; /* the gateway's pages: assets under /cdn-cgi/access/static/ */
     struct http_router *router;
 };
 
@@ -167,7 +184,14 @@ static int add_routes(struct admin_config *cfg, struct serve_state *st, struct e
         }
     }
     if (cfg->access_enabled) {
-        st->gate = access_gate_new(st->web, e);
+        st->gate_web = web_new(NULL, e);
+        if (st->gate_web == NULL) {
+            return -1;
+        }
+        if (web_set_static_prefix(st->gate_web, ACCESS_STATIC_PREFIX) != 0) {
+            return err_set(e, 0, "cannot set the gateway's asset path");
+        }
+        st->gate = access_gate_new(st->gate_web, e);
         if (st->gate == NULL) {
             return err_prefix(e, "access");
         }
@@ -187,22 +211,25 @@ static void serve_state_free(struct serve_state *st)
         idp_free(&st->idp);
     }
     web_free(st->web);
+    web_free(st->gate_web);
     store_global_shutdown();
 }
 
-static int serve_run(struct admin_config *cfg)
+int main_serve(struct admin_config *cfg, const struct main_serve_hooks *h)
 {
     struct err e = {0};
     struct serve_state st = {0};
     struct http_server *srv = NULL;
+    struct serve_ready ready = {cfg, h};
     int rc = 1;
     if (admin_ensure_data_dir(cfg->data_dir, &e) != 0 || prepare_store(cfg, &st, &e) != 0 ||
+        (h != NULL && h->prepared != NULL && h->prepared(cfg, h->arg, &e) != 0) ||
         add_routes(cfg, &st, &e) != 0) {
         log_error("%s", e.msg);
         goto done;
     }
     cfg->server.on_ready = announce;
-    cfg->server.on_ready_arg = cfg;
+    cfg->server.on_ready_arg = &ready;
     srv = http_server_new(&cfg->server, st.router, &e);
     if (srv == NULL) {
         log_error("cannot start the server: %s", e.msg);
@@ -252,7 +279,7 @@ static int cmd_serve(int argc, char **argv)
         return EXIT_USAGE;
     }
     log_set_level(cfg.log_level);
-    int rc = serve_run(&cfg);
+    int rc = main_serve(&cfg, NULL);
     admin_config_free(&cfg);
     return rc;
 }
@@ -278,6 +305,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"demo", demo_cmd, NULL},
     {"serve", cmd_serve, usage_serve},
     {"apply", admin_cmd_apply, NULL},
     {"user", admin_cmd_user, NULL},

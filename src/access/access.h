@@ -327,6 +327,11 @@ struct access_gate; /* opaque */
 struct web;
 struct store;
 
+/* The gateway's pages link their assets here, on the team domain and on every application's
+ * host (every other path of an application's host belongs to the application): the struct
+ * web given to access_gate_new must use it (web_set_static_prefix). */
+#define ACCESS_STATIC_PREFIX "/cdn-cgi/access/static/"
+
 /* Where `postern apply` keeps access.team_domain (store meta key). */
 #define ACCESS_META_TEAM "access.team_domain"
 

@@ -187,6 +187,9 @@ static void gate_handler(struct http_req *r, void *ctx)
     char host_z[ACCESS_HOST_MAX + 1];
     if (host.n > ACCESS_HOST_MAX) {
         gate_page_error(g, r, 400, "Bad host", NULL);
+    } else if (g->web != NULL && strncmp(path, ACCESS_STATIC_PREFIX,
+                                         strlen(ACCESS_STATIC_PREFIX)) == 0) {
+        web_static_handler(r, g->web); /* the pages' own stylesheet and logo */
     } else if (snprintf(host_z, sizeof host_z, "%.*s", (int)host.n, host.p),
                strcasecmp(host_z, snap->cfg.team.host) == 0) {
         team_request(g, r, snap);

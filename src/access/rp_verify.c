@@ -115,7 +115,17 @@ static enum access_rp_diag check_signature(struct slice token, const struct jose
         d = out->diag;
         goto done;
     }
-    if (jose_jws_verify(&j, k, &e) != 0) {
+    /* A JWK without "alg" (RFC 7517 section 4.4: optional) is RS256 by default; an IdP may
+     * still sign PS256 with it. The token's alg is then taken within the key's own family
+     * (RSA: RS* and PS*; the allow-list was checked first), never across key types. */
+    struct jose_jwk *family = NULL;
+    if (jose_jwk_alg_default(k) && j.alg != jose_jwk_alg(k)) {
+        family = jose_jwk_from_pkey(jose_jwk_pkey(k), jose_jwk_kid(k), j.alg, NULL);
+        k = family != NULL ? family : k;
+    }
+    int vrc = jose_jws_verify(&j, k, &e);
+    jose_jwk_free(family);
+    if (vrc != 0) {
         d = rp_set(out, e.code == JOSE_ERR_KEY ? ACCESS_RP_ALG_NOT_ALLOWED : ACCESS_RP_SIGNATURE,
                    "the ID token's signature: %s", e.msg);
         goto done;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "access/access.h"
+#include "http/http.h"
 #include "store/store.h"
 
 #define CLI_YEAR_S          (365 * 86400)
@@ -22,7 +23,10 @@
 #define CLI_TIME_MAX        32  /* "2026-11-29T05:43:19Z" and room */
 #define CLI_KID_MAX         64  /* access_keys_rotate's kid_out */
 #define CLI_CALLBACK_PATH   "/cdn-cgi/access/callback"
-#define CLI_OPT_DURATION    1u /* which options a command takes */
+#define CLI_TEST_PATH       "/cdn-cgi/access/test/" /* + the IdP's name, percent-encoded */
+#define CLI_CHECK_COL       22                      /* width of a check's name */
+#define CLI_DIAG_COL        15                      /* width of "OK" or a diagnosis name */
+#define CLI_OPT_DURATION    1u                      /* which options a command takes */
 #define CLI_OPT_GRACE       2u
 
 static const char usage_access[] =
@@ -42,6 +46,8 @@ static const char usage_access[] =
     "                      during the grace period\n"
     "  apps                applications: name, domain, AUD tag, origin\n"
     "  idps                identity providers: name, type, client ID, URLs (never the secret)\n"
+    "  test-idp NAME       check an identity provider without a browser; prints the URL of\n"
+    "                      the interactive test\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   the configuration file (for the store)\n"
@@ -91,6 +97,28 @@ static const char usage_idps[] =
     "\n"
     "Lists the gateway's identity providers: name, type, client ID, URLs, and the redirect\n"
     "URI to register at each (never the client secret).\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE   the configuration file (for the store)\n"
+    "  -h, --help          show this help\n";
+
+static const char usage_test_idp[] =
+    "Usage: postern access test-idp NAME --config FILE\n"
+    "\n"
+    "Checks the identity provider NAME as the gateway uses it, without a browser, and prints\n"
+    "one line per check: OK, or what is wrong and where.\n"
+    "  discovery               the discovery document (when discovery_url is set)\n"
+    "  jwks                    the signing keys (certs_url): reachable, at least one usable\n"
+    "  token endpoint          client_id and client_secret accepted (a made-up code is sent:\n"
+    "                          invalid_grant is the good answer, invalid_client a bad secret)\n"
+    "  authorization endpoint  the gateway's redirect URI (team domain +\n"
+    "                          " CLI_CALLBACK_PATH ") registered at the provider\n"
+    "  clock                   the provider's Date within 60 s of this machine's clock\n"
+    "Then the URL of the interactive test (team domain + " CLI_TEST_PATH "NAME): a real\n"
+    "login in a browser that shows the identity and claims received, or what is wrong with\n"
+    "the ID token.\n"
+    "\n"
+    "Exit status: 0 when every check passes, 1 when one fails, 2 on a usage error.\n"
     "\n"
     "Options:\n"
     "  -c, --config FILE   the configuration file (for the store)\n"
@@ -523,6 +551,117 @@ static int cmd_show(int argc, char **argv, const char *usage, int (*show)(struct
     return rc;
 }
 
+/* ---- test-idp ------------------------------------------------------------------------ */
+
+/* The stored identity provider `name` as the gateway parses it, and the team domain. 0, or 1
+ * (and a message on stderr). The parsed JSON held the client secret: wiped before it is freed. */
+static int load_idp(struct admin_cli *cli, const char *name, struct access_idp *idp,
+                    struct buf *team)
+{
+    struct err e = {0};
+    struct store_access_idp p = {0};
+    struct access_err ae = {0};
+    json_t *cfg = NULL;
+    int rc = store_meta_get(cli->store, ACCESS_META_TEAM, team, &e);
+    if (rc == STORE_NOT_FOUND) {
+        err_set(&e, 0, "no access.team_domain in the store: apply an access: section first");
+    }
+    if (rc == 0) {
+        rc = store_access_idp_get(cli->store, name, &p, &e);
+        if (rc == STORE_NOT_FOUND) {
+            err_set(&e, 0, "no identity provider named \"%s\" (see postern access idps)", name);
+        }
+    }
+    if (rc == 0) {
+        cfg = util_json_parse(slice_z(p.config), &e);
+        rc = cfg == NULL ? -1 : access_idp_parse(cfg, "config", idp, &ae);
+        if (cfg != NULL && rc != 0) {
+            access_err_format(&ae, &e);
+            err_prefix(&e, "stored identity provider \"%s\"", name);
+        }
+    }
+    json_t *secret = json_object_get(cfg, "client_secret");
+    if (json_is_string(secret)) {
+        util_wipe((char *)json_string_value(secret), json_string_length(secret));
+    }
+    json_decref(cfg);
+    store_access_idp_free(&p);
+    if (rc != 0) {
+        fprintf(stderr, "postern: %s\n", e.msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* "OK" or the diagnosis, then the sentence and the detail (URLs, the IdP's own words: quoted
+ * printable ASCII by the relying party, never the secret). */
+static void print_check(const struct access_rp_check *c)
+{
+    if (c->diag == ACCESS_RP_OK) {
+        printf("%-*s %-*s %s\n", CLI_CHECK_COL, c->what, CLI_DIAG_COL, "OK", c->msg);
+    } else {
+        printf("%-*s %-*s %s %s\n", CLI_CHECK_COL, c->what, CLI_DIAG_COL,
+               access_rp_diag_name(c->diag), access_rp_diag_text(c->diag), c->msg);
+    }
+}
+
+static int test_idp(struct admin_cli *cli, const char *name)
+{
+    struct access_idp idp = {0};
+    struct access_rp_report rep;
+    struct buf team, url;
+    buf_init(&team, ACCESS_URL_MAX);
+    buf_init(&url, 2 * ACCESS_URL_MAX);
+    int rc = load_idp(cli, name, &idp, &team);
+    if (rc == 0) {
+        buf_append(&url, team.p, team.len);
+        buf_append_z(&url, CLI_CALLBACK_PATH);
+        printf("identity provider %s; redirect URI %s\n", name, url.p);
+        fflush(stdout);
+        rc = access_rp_test_idp(&idp, url.p, &rep) == 0 ? 0 : 1;
+        size_t failed = 0;
+        for (size_t i = 0; i < rep.n; i++) {
+            print_check(&rep.checks[i]);
+            failed += rep.checks[i].diag != ACCESS_RP_OK;
+        }
+        printf("%zu of %zu checks passed\n", rep.n - failed, rep.n);
+        buf_reset(&url);
+        buf_append(&url, team.p, team.len);
+        buf_append_z(&url, CLI_TEST_PATH);
+        http_url_encode(slice_z(name), &url);
+        printf("interactive test (a real login in a browser): %s\n", url.p);
+    }
+    access_idp_free(&idp);
+    buf_free(&team);
+    buf_free(&url);
+    return rc;
+}
+
+static int cmd_test_idp(int argc, char **argv)
+{
+    struct access_opts o;
+    int rc = parse_opts(argc, argv, usage_test_idp, 0, &o);
+    if (rc >= 0) {
+        return rc;
+    }
+    if (argc - optind != 1) {
+        return admin_usage_error(usage_test_idp, "name one identity provider");
+    }
+    const char *name = argv[optind];
+    if (strlen(name) > ACCESS_NAME_MAX) {
+        return admin_usage_error(usage_test_idp, "an identity provider's name is at most 128 "
+                                                 "bytes");
+    }
+    struct admin_cli cli;
+    struct err e = {0};
+    if (admin_cli_open(o.config, &cli, &e) != 0) {
+        return fail(&cli, &e);
+    }
+    rc = test_idp(&cli, name);
+    admin_cli_close(&cli);
+    return rc;
+}
+
 /* argv[0] is "access"; argv[1] the command. */
 int admin_cmd_access(int argc, char **argv)
 {
@@ -543,5 +682,9 @@ int admin_cmd_access(int argc, char **argv)
     if (strcmp(sub, "idps") == 0) {
         return cmd_show(argc - 1, argv + 1, usage_idps, idps_list);
     }
-    return admin_usage_error(usage_access, "expected service-token, rotate-keys, apps or idps");
+    if (strcmp(sub, "test-idp") == 0) {
+        return cmd_test_idp(argc - 1, argv + 1);
+    }
+    return admin_usage_error(usage_access,
+                             "expected service-token, rotate-keys, apps, idps or test-idp");
 }

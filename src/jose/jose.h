@@ -71,6 +71,9 @@ void jose_jwk_free(struct jose_jwk *k);
 const char *jose_jwk_kid(const struct jose_jwk *k);
 enum jose_alg jose_jwk_alg(const struct jose_jwk *k);
 EVP_PKEY *jose_jwk_pkey(const struct jose_jwk *k); /* borrowed */
+/* True when the JWK had no "alg" and got its type's default: a relying party may then accept
+ * another algorithm of the same key type (RS* / PS* for RSA), never HMAC or none. */
+bool jose_jwk_alg_default(const struct jose_jwk *k);
 /* RFC 7638 thumbprint (SHA-256), base64url. xmalloc'd. */
 char *jose_jwk_thumbprint(const struct jose_jwk *k);
 

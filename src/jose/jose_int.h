@@ -39,6 +39,7 @@ struct jose_jwk {
     char *kid;      /* NULL when the key has none */
     enum jose_alg alg;
     enum jose_kty kty;
+    bool alg_default; /* imported without "alg": alg is its type's default */
 };
 
 /* Keeps e's message (set by a lower layer) and sets this module's code. Returns -1. */

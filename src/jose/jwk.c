@@ -290,7 +290,16 @@ struct jose_jwk *jose_jwk_from_json(const json_t *j, struct err *e)
     if (pkey == NULL) {
         return NULL;
     }
-    return jwk_new(pkey, kty, alg, kid);
+    struct jose_jwk *k = jwk_new(pkey, kty, alg, kid);
+    if (k != NULL) {
+        k->alg_default = alg_s == NULL;
+    }
+    return k;
+}
+
+bool jose_jwk_alg_default(const struct jose_jwk *k)
+{
+    return k->alg_default;
 }
 
 struct jose_jwk *jose_jwk_from_pkey(EVP_PKEY *pub, const char *kid_z, enum jose_alg alg,

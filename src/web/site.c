@@ -169,7 +169,8 @@ static int build_assets(struct web *w, const struct web_branding *b, struct err 
         if (strcmp(f->name, "postern.css") == 0) {
             /* The ETag in the URL: a new branding or release is fetched at once despite
              * max-age. The handler ignores the query. */
-            snprintf(w->css_url, sizeof w->css_url, "/static/postern.css?v=%.8s", a->etag + 1);
+            snprintf(w->css_url, sizeof w->css_url, "%spostern.css?v=%.8s", w->static_prefix,
+                     a->etag + 1);
         }
     }
     return w->css_url[0] ? 0 : err_set(e, 500, "web: postern.css is not embedded");
@@ -232,6 +233,7 @@ struct web *web_new(const struct web_branding *b, struct err *e)
         br.background_dark = b->background_dark ? b->background_dark : br.background_dark;
     }
     struct web *w = xcalloc(1, sizeof *w);
+    snprintf(w->static_prefix, sizeof w->static_prefix, "%s", WEB_STATIC_DEFAULT_PREFIX);
     if (check_branding(&br, e) != 0 || load_templates(w, e) != 0 || build_assets(w, &br, e) != 0) {
         web_free(w);
         return NULL;
@@ -239,6 +241,29 @@ struct web *web_new(const struct web_branding *b, struct err *e)
     snprintf(w->title, sizeof w->title, "%s", br.title);
     snprintf(w->logo_url, sizeof w->logo_url, "%s", br.logo_url);
     return w;
+}
+
+int web_set_static_prefix(struct web *w, const char *prefix_z)
+{
+    size_t n = strlen(prefix_z);
+    if (n < 2 || n >= sizeof w->static_prefix || prefix_z[0] != '/' || prefix_z[n - 1] != '/' ||
+        strspn(prefix_z, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_.-") !=
+            n) {
+        return -1;
+    }
+    /* The default logo moves with the assets; a configured one stays where it is. */
+    char old_logo[WEB_STATIC_PREFIX_MAX + 16];
+    snprintf(old_logo, sizeof old_logo, "%slogo.svg", w->static_prefix);
+    bool default_logo = strcmp(w->logo_url, old_logo) == 0;
+    const char *q = strchr(w->css_url, '?');
+    char css[sizeof w->css_url];
+    snprintf(css, sizeof css, "%spostern.css%s", prefix_z, q ? q : "");
+    snprintf(w->css_url, sizeof w->css_url, "%s", css);
+    if (default_logo) {
+        snprintf(w->logo_url, sizeof w->logo_url, "%slogo.svg", prefix_z);
+    }
+    snprintf(w->static_prefix, sizeof w->static_prefix, "%s", prefix_z);
+    return 0;
 }
 
 void web_free(struct web *w)

@@ -9,7 +9,6 @@
 
 #include <string.h>
 
-#define WEB_STATIC_PREFIX "/static/"
 #define WEB_STATIC_CACHE  "public, max-age=86400"
 
 const struct web_asset *web_asset_find(const struct web *w, const char *name_z)
@@ -73,9 +72,9 @@ void web_static_handler(struct http_req *req, void *ctx)
         return;
     }
     const char *path = http_req_path(req);
-    size_t plen = strlen(WEB_STATIC_PREFIX);
+    size_t plen = strlen(w->static_prefix);
     const struct web_asset *a =
-        strncmp(path, WEB_STATIC_PREFIX, plen) == 0 ? web_asset_find(w, path + plen) : NULL;
+        strncmp(path, w->static_prefix, plen) == 0 ? web_asset_find(w, path + plen) : NULL;
     if (a == NULL) {
         http_respond_error(req, 404, NULL);
         return;
@@ -97,5 +96,5 @@ void web_static_handler(struct http_req *req, void *ctx)
 
 int web_routes_add(struct http_router *r, const char *host_z, const struct web *w)
 {
-    return http_router_add(r, host_z, WEB_STATIC_PREFIX, web_static_handler, (void *)w, 0);
+    return http_router_add(r, host_z, w->static_prefix, web_static_handler, (void *)w, 0);
 }

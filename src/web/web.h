@@ -141,6 +141,14 @@ void web_free(struct web *w);
 /* Renders one embedded template ("login" for templates/login.html) with v. */
 int web_render(const struct web *w, const char *name_z, const struct web_vars *v, struct buf *out);
 
+/* Where the pages link their assets, and web_static_handler serves them: "/static/" by
+ * default. The gateway uses "/cdn-cgi/access/static/", because every other path of an
+ * application's host belongs to the application. Call before serving; prefix_z must start
+ * and end with '/' (at most WEB_STATIC_PREFIX_MAX - 1 bytes of [A-Za-z0-9/_.-]). A default
+ * logo_url moves with it. -1 when refused. */
+#define WEB_STATIC_PREFIX_MAX 48
+int web_set_static_prefix(struct web *w, const char *prefix_z);
+
 /* A static asset, as served under /static/<name>. */
 struct web_asset {
     const char *name;         /* "postern.css", "logo.svg" */

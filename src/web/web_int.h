@@ -77,6 +77,7 @@ extern const size_t web_embedded_nstatic;
 /* ---- the site (site.c, static.c, pages.c) ---- */
 
 #define WEB_MAX_ASSETS 16
+#define WEB_STATIC_DEFAULT_PREFIX "/static/"
 
 struct web {
     struct web_tpls *tpls;
@@ -85,7 +86,8 @@ struct web {
     unsigned char *css; /* postern.css with the branding's colours, owned */
     char title[WEB_TITLE_MAX + 1];
     char logo_url[WEB_URL_MAX];
-    char css_url[64]; /* "/static/postern.css?v=<8 hex>" */
+    char css_url[96]; /* "/static/postern.css?v=<8 hex>" */
+    char static_prefix[WEB_STATIC_PREFIX_MAX]; /* "/static/" (web_set_static_prefix) */
 };
 
 /* Sets what the layout reads (brand_title, logo_url, css_url, page_title) and renders the

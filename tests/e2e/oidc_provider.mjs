@@ -6,8 +6,9 @@
 //
 // CONFIG: { "port": 0, "issuer": "http://idp.localhost:PORT", "clients": [ { client_id,
 // client_secret, redirect_uris, id_token_signed_response_alg? } ], "groups": { "login":
-// ["group", ...] } }. With port 0 the real port is printed; the issuer may contain the text
-// PORT, replaced by it. Prints "listening PORT" on stdout once ready. The ID token carries the
+// ["group", ...] }, "jwks": { "keys": [ private JWKs ] }? }. With port 0 the real port is
+// printed; the issuer may contain the text PORT, replaced by it. Without jwks, oidc-provider
+// makes one RSA development key (RS256 only); an ES256 or PS256 client needs a key for it. Prints "listening PORT" on stdout once ready. The ID token carries the
 // claims of the granted scopes (email, profile, groups), as Authentik's does.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';

@@ -323,6 +323,13 @@ def a_user_the_policy_does_not_allow_sees_access_denied(t):
     t.eq(r.status_code, 403)
     t.contains(r.text, 'alice@example.com')
     t.eq(len(s.origin.seen), 0)
+    # The page's stylesheet and logo come from the gateway, on the application's own host.
+    import re
+    for ref in re.findall(r'(?:href|src)="(/cdn-cgi/access/static/[^"]+)"', r.text):
+        a = requests.get(s.url('bob', ref.replace('&amp;', '&')))
+        t.eq(a.status_code, 200, ref)
+    t.ok(re.search(r'href="/cdn-cgi/access/static/postern\.css', r.text), 'no stylesheet link')
+    t.eq(len(s.origin.seen), 0, 'an asset request reached the origin')
     _, doc, _ = signed_in(t, s, app='bob', user='bob')
     t.eq(header(doc, 'Cf-Access-Authenticated-User-Email'), ['bob@example.com'])
 

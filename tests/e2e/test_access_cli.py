@@ -1,8 +1,12 @@
-"""The gateway's configuration and commands (issue 4, items 1, 2 and 6): the `access:` section
-through `postern apply` and `serve` (idempotent, one transaction, AUD tags kept, errors with
-FILE:LINE: FIELD), `postern access service-token add|list|del`, `rotate-keys`, `apps`, `idps`."""
+"""The gateway's configuration and commands (issue 4, items 1, 2, 4 and 6): the `access:`
+section through `postern apply` and `serve` (idempotent, one transaction, AUD tags kept, errors
+with FILE:LINE: FIELD), `postern access service-token add|list|del`, `rotate-keys`, `apps`,
+`idps`, and `test-idp` against oidc-provider (an OpenID provider that is not ours) and against
+Postern's own IdP."""
+import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -490,15 +494,16 @@ def rotate_keys_on_an_empty_store_makes_the_first_key(t):
 def help_mentions_access_and_every_command_has_help(t):
     rc, out, _ = pst(t, '--help')
     t.eq(rc, 0)
-    t.contains(out, '  access service-token add|list|del, rotate-keys, apps, idps')
+    t.contains(out, '  access service-token add|list|del, rotate-keys, apps, idps, test-idp NAME')
     for args in (['access', '--help'], ['help', 'access'], ['access', 'service-token', '--help'],
                  ['access', 'service-token', 'add', '--help'], ['access', 'rotate-keys', '-h'],
-                 ['access', 'apps', '--help'], ['access', 'idps', '--help']):
+                 ['access', 'apps', '--help'], ['access', 'idps', '--help'],
+                 ['access', 'test-idp', '--help']):
         rc, out, err = pst(t, *args)
         t.eq(rc, 0, ' '.join(args) + err)
         t.ok(out.startswith('Usage: postern access'), ' '.join(args) + ': ' + out)
     d, cfg, _, _ = setup()
-    for args, want in ((['access'], 'expected service-token, rotate-keys, apps or idps'),
+    for args, want in ((['access'], 'expected service-token, rotate-keys, apps, idps or test-idp'),
                        (['access', 'frob', '--config', cfg], 'expected service-token'),
                        (['access', 'apps'], '--config FILE is required'),
                        (['access', 'service-token', 'frob', '--config', cfg],
@@ -511,6 +516,205 @@ def help_mentions_access_and_every_command_has_help(t):
         rc, _, err = pst(t, *args)
         t.eq(rc, 2, ' '.join(args))
         t.contains(err, want)
+
+
+# ---- postern access test-idp ------------------------------------------------------------------
+
+OP_SECRET = 'gate-secret-0123456789-0123456789-abcdef'
+TEAM = 'http://team.localhost:9000'
+CALLBACK = TEAM + '/cdn-cgi/access/callback'
+
+OP_ACCESS = """\
+access:
+  team_domain: %(team)s
+  identity_providers:
+    - { name: Good, type: oidc, client_id: gate, client_secret: %(s)s,
+        discovery_url: "%(iss)s/.well-known/openid-configuration" }
+    - { name: Wrong secret, type: oidc, client_id: gate, client_secret: not-the-secret-42,
+        discovery_url: "%(iss)s/.well-known/openid-configuration" }
+    - { name: Down, type: oidc, client_id: gate, client_secret: %(s)s,
+        auth_url: "%(down)s/auth", token_url: "%(down)s/token", certs_url: "%(down)s/jwks" }
+    - { name: Down discovery, type: oidc, client_id: gate, client_secret: %(s)s,
+        discovery_url: "%(down)s/.well-known/openid-configuration" }
+    - { name: Bad JWKS, type: oidc, client_id: gate, client_secret: %(s)s, issuer: "%(iss)s",
+        auth_url: "%(iss)s/auth", token_url: "%(iss)s/token", certs_url: "%(iss)s/jwks/nope" }
+  applications: []
+"""
+
+
+def start_op(t):
+    """tests/e2e/oidc_provider.mjs (npm's oidc-provider) on idp.localhost:PORT with the client
+    `gate`, whose redirect URI is the gateway's (TEAM). Returns its issuer."""
+    node = shutil.which('node')
+    t.ok(node is not None, 'node is not installed (scripts/install-deps --test)')
+    port = h.free_port()
+    path = os.path.join(h.tmpdir(), 'op.json')
+    with open(path, 'w') as f:
+        json.dump({'port': port, 'issuer': 'http://idp.localhost:PORT', 'clients': [
+            {'client_id': 'gate', 'client_secret': OP_SECRET, 'redirect_uris': [CALLBACK]}]}, f)
+    mjs = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'oidc_provider.mjs')
+    h.Server('oidc-provider', [node, mjs, path], port).wait_ready(
+        '/.well-known/openid-configuration')
+    return 'http://idp.localhost:%d' % port
+
+
+def test_idp(t, cfg, name):
+    """(exit status, {check: (status word, rest of the line)}, stdout, stderr)."""
+    rc, out, err = pst(t, 'access', 'test-idp', name, '--config', cfg)
+    checks = {}
+    for line in out.splitlines():
+        m = re.match(r'^(discovery|jwks|token endpoint|authorization endpoint|clock) +(\S+) +'
+                     r'(.*)$', line)
+        if m:
+            t.ok(m.group(1) not in checks, 'check printed twice:\n' + out)
+            checks[m.group(1)] = (m.group(2), m.group(3))
+    return rc, checks, out, err
+
+
+@h.test
+def test_idp_against_oidc_provider(t):
+    iss = start_op(t)
+    down = 'http://127.0.0.1:%d' % h.free_port()  # nothing listens there
+    d, cfg, objs, db = setup(OP_ACCESS % {'team': TEAM, 's': OP_SECRET, 'iss': iss,
+                                          'down': down})
+    rc, _, err = pst(t, 'apply', '--config', cfg, objs)
+    t.eq(rc, 0, err)
+
+    rc, checks, out, err = test_idp(t, cfg, 'Good')
+    t.eq(rc, 0, out + err)
+    t.eq(out.splitlines()[0], 'identity provider Good; redirect URI %s' % CALLBACK)
+    t.eq(sorted(checks), ['authorization endpoint', 'clock', 'discovery', 'jwks',
+                          'token endpoint'])
+    for what, (status, rest) in checks.items():
+        t.eq(status, 'OK', '%s: %s' % (what, rest))
+    t.contains(checks['discovery'][1], 'issuer %s' % iss)
+    t.contains(checks['jwks'][1], '%s/jwks: 1 usable key(s)' % iss)
+    t.contains(checks['token endpoint'][1], 'the client authenticated')
+    t.contains(out, '5 of 5 checks passed\n')
+    t.ok(out.endswith('interactive test (a real login in a browser): '
+                      '%s/cdn-cgi/access/test/Good\n' % TEAM), out)
+    t.ok(OP_SECRET not in out + err, 'the client secret was printed')
+
+    rc, checks, out, err = test_idp(t, cfg, 'Wrong secret')
+    t.eq(rc, 1, out + err)
+    t.eq(checks['token endpoint'][0], 'invalid_client', out)
+    t.contains(checks['token endpoint'][1], 'check client_id and client_secret')
+    t.contains(checks['token endpoint'][1], 'token endpoint %s/token: invalid_client' % iss)
+    t.eq([w for w, (st, _) in checks.items() if st != 'OK'], ['token endpoint'])
+    t.contains(out, '4 of 5 checks passed\n')
+    t.contains(out, '/cdn-cgi/access/test/Wrong%20secret\n')
+    t.ok('not-the-secret' not in out + err, 'the client secret was printed')
+
+    rc, checks, out, err = test_idp(t, cfg, 'Down')
+    t.eq(rc, 1, out + err)
+    t.ok('discovery' not in checks, out)
+    for what, path in (('jwks', '/jwks'), ('token endpoint', '/token'),
+                       ('authorization endpoint', '/auth')):
+        t.eq(checks[what][0], 'unreachable', out)
+        t.contains(checks[what][1], down + path)
+        t.contains(checks[what][1], 'connection refused')
+    t.eq(checks['clock'][0], 'OK')  # unknown: nobody answered
+    t.contains(out, '1 of 4 checks passed\n')
+
+    rc, checks, out, err = test_idp(t, cfg, 'Down discovery')
+    t.eq(rc, 1, out + err)
+    t.eq(checks['discovery'][0], 'unreachable', out)
+    t.contains(checks['discovery'][1], down + '/.well-known/openid-configuration')
+    for what in ('jwks', 'token endpoint', 'authorization endpoint'):
+        t.eq(checks[what][0], 'discovery', out)  # "... not discovered"
+
+    rc, checks, out, err = test_idp(t, cfg, 'Bad JWKS')
+    t.eq(rc, 1, out + err)
+    t.eq(checks['jwks'][0], 'jwks_unusable', out)
+    t.contains(checks['jwks'][1], 'JWKS %s/jwks/nope: HTTP 404' % iss)
+    for what in ('token endpoint', 'authorization endpoint', 'clock'):
+        t.eq(checks[what][0], 'OK', out)
+
+
+@h.test
+def test_idp_against_postern_idp(t):
+    """Postern's own IdP as the provider (the walkthrough's Authentik): every check passes;
+    a provider whose redirect URIs do not include the gateway's is diagnosed."""
+    cfg = h.postern_config()
+    port = int(cfg['server']['listen'][0].rsplit(':', 1)[1])
+    auth = 'http://auth.localhost:%d' % port
+    team = 'http://team.localhost:%d' % port
+    secret = 'cf-secret-0123456789'
+
+    def provider(name, redirect):
+        return {'name': name, 'client_type': 'confidential', 'client_id': name.lower(),
+                'client_secret': secret,
+                'authorization_flow': 'default-provider-authorization-implicit-consent',
+                'redirect_uris': [{'matching_mode': 'strict', 'url': redirect}],
+                'signing_key': 'postern Self-signed Certificate'}
+
+    def idp(name, slug, discovery):
+        d = {'name': name, 'type': 'oidc', 'client_id': name.lower(), 'client_secret': secret}
+        if discovery:
+            d['discovery_url'] = auth + '/application/o/%s/.well-known/openid-configuration' % slug
+        else:
+            d.update(auth_url=auth + '/application/o/authorize/',
+                     token_url=auth + '/application/o/token/',
+                     certs_url=auth + '/application/o/%s/jwks/' % slug)
+        return d
+    cfg['idp'] = {'public_url': auth}
+    cfg['providers'] = [provider('Cloudflare', team + '/cdn-cgi/access/callback'),
+                        provider('Elsewhere', 'http://elsewhere.localhost/callback')]
+    cfg['applications'] = [{'name': n, 'slug': n.lower(), 'provider': n}
+                           for n in ('Cloudflare', 'Elsewhere')]
+    cfg['access'] = {'team_domain': team, 'identity_providers': [
+        idp('Cloudflare', 'cloudflare', False), idp('Elsewhere', 'elsewhere', True)],
+        'applications': []}
+    h.start_postern(cfg)
+    path = h.write_config(cfg)  # the same data directory
+
+    rc, checks, out, err = test_idp(t, path, 'Cloudflare')
+    t.eq(rc, 0, out + err)
+    t.eq(sorted(checks), ['authorization endpoint', 'clock', 'jwks', 'token endpoint'])
+    for what, (status, rest) in checks.items():
+        t.eq(status, 'OK', '%s: %s' % (what, rest))
+    t.contains(checks['jwks'][1], auth + '/application/o/cloudflare/jwks/: 1 usable key(s)')
+    t.contains(out, 'interactive test (a real login in a browser): %s/cdn-cgi/access/test/'
+               'Cloudflare\n' % team)
+    t.ok(secret not in out + err)
+
+    rc, checks, out, err = test_idp(t, path, 'Elsewhere')
+    t.eq(rc, 1, out + err)
+    t.eq(checks['discovery'][0], 'OK', out)
+    t.contains(checks['discovery'][1], 'issuer %s/application/o/elsewhere/' % auth)
+    t.eq(checks['authorization endpoint'][0], 'redirect_uri', out)
+    t.contains(checks['authorization endpoint'][1],
+               'register %s/cdn-cgi/access/callback as a redirect URI' % team)
+    t.eq(checks['token endpoint'][0], 'OK', out)
+
+
+@h.test
+def test_idp_usage_and_missing_objects(t):
+    d, cfg, objs, db = setup()
+    # No team domain yet (nothing applied): exit 1 with a reason, no check run.
+    rc, out, err = pst(t, 'access', 'test-idp', 'Authentik', '--config', cfg)
+    t.eq(rc, 1)
+    t.contains(err, 'no access.team_domain')
+    t.eq(out, '')
+    t.eq(pst(t, 'apply', '--config', cfg, objs)[0], 0)
+    rc, out, err = pst(t, 'access', 'test-idp', 'Okta', '--config', cfg)
+    t.eq(rc, 1)
+    t.contains(err, 'no identity provider named "Okta"')
+    t.eq(out, '')
+    for args, want in ((['access', 'test-idp', '--config', cfg], 'name one identity provider'),
+                       (['access', 'test-idp', 'a', 'b', '--config', cfg],
+                        'name one identity provider'),
+                       (['access', 'test-idp', 'Authentik'], '--config FILE is required'),
+                       (['access', 'test-idp', 'x' * 129, '--config', cfg], 'at most 128'),
+                       (['access', 'test-idp', 'Authentik', '--grace', '1d', '--config', cfg],
+                        '--grace is for rotate-keys')):
+        rc, out, err = pst(t, *args)
+        t.eq(rc, 2, ' '.join(args[:3]))
+        t.contains(err, want)
+        t.eq(out, '')
+    rc, out, _ = pst(t, 'access', 'test-idp', '--help')
+    t.eq(rc, 0)
+    t.contains(out, 'Exit status: 0 when every check passes, 1 when one fails, 2 on a usage error')
 
 
 if __name__ == '__main__':
