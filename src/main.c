@@ -173,7 +173,7 @@ static int add_routes(struct admin_config *cfg, struct serve_state *st, struct e
     if (!cfg->idp_enabled && !cfg->access_enabled) {
         return 0;
     }
-    st->web = web_new(NULL, e);
+    st->web = web_new(&cfg->branding, e);
     if (st->web == NULL) {
         return -1;
     }
@@ -184,7 +184,7 @@ static int add_routes(struct admin_config *cfg, struct serve_state *st, struct e
         }
     }
     if (cfg->access_enabled) {
-        st->gate_web = web_new(NULL, e);
+        st->gate_web = web_new(&cfg->branding, e);
         if (st->gate_web == NULL) {
             return -1;
         }

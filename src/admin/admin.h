@@ -8,6 +8,7 @@
 #include "http/http.h"
 #include "idp/idp.h"
 #include "util/util.h"
+#include "web/web.h"
 
 #define ADMIN_DEFAULT_LISTEN "127.0.0.1:8080"
 #define ADMIN_DEFAULT_DATA_DIR "./data"
@@ -22,6 +23,7 @@ struct admin_config {
     bool idp_enabled;          /* an `idp:` section is present */
     struct idp_config idp;     /* public_url owned here */
     bool access_enabled;       /* an `access:` section is present (applied with the objects) */
+    struct web_branding branding; /* `branding:`; NULL fields: the defaults (strings owned) */
     struct yaml_doc doc; /* the whole file, for sections read by other modules */
 };
 

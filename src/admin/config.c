@@ -307,9 +307,43 @@ static int load_idp(struct cfgctx *x, const json_t *idp)
     return load_throttling(x, json_object_get(idp, "throttling"));
 }
 
+/* `branding:` (issue 5): the pages' title, logo and colours. web_new checks the values (a
+ * colour, a logo path or https URL); they are read here and reported with the file's line. */
+static int load_branding(struct cfgctx *x, const json_t *b)
+{
+    static const char *const known[] = {"title",      "logo_url",     "primary",
+                                        "background", "primary_dark", "background_dark",
+                                        NULL};
+    struct web_branding *w = &x->c->branding;
+    char **slots[] = {(char **)&w->title,      (char **)&w->logo_url,
+                      (char **)&w->primary,    (char **)&w->background,
+                      (char **)&w->primary_dark, (char **)&w->background_dark};
+    if (b == NULL) {
+        return 0;
+    }
+    if (!json_is_object(b)) {
+        return bad(x, b, "branding", "expected a mapping of title, logo_url and colours");
+    }
+    if (check_keys(x, b, "branding", known) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(slots); i++) {
+        if (admin_opt_string(&x->a, b, known[i], "branding", slots[i]) != 0) {
+            return -1;
+        }
+    }
+    struct err e = {0};
+    struct web *test = web_new(w, &e); /* the checks the server will make */
+    if (test == NULL) {
+        return bad(x, b, "branding", "%s", e.msg);
+    }
+    web_free(test);
+    return 0;
+}
+
 int admin_config_load(const char *path_z, struct admin_config *c, struct err *e)
 {
-    static const char *const known[] = {"server",       "log_level", "store",
+    static const char *const known[] = {"server",       "log_level", "store",     "branding",
                                         "idp",          "users",     "groups",
                                         "providers",    "applications", "certificate_keypairs",
                                         "access",       NULL};
@@ -339,6 +373,9 @@ int admin_config_load(const char *path_z, struct admin_config *c, struct err *e)
                    "expected a mapping of team_domain, identity_providers, applications");
     }
     c->access_enabled = access != NULL;
+    if (load_branding(&x, json_object_get(c->doc.root, "branding")) != 0) {
+        return -1;
+    }
     return load_idp(&x, json_object_get(c->doc.root, "idp"));
 }
 
@@ -354,6 +391,12 @@ void admin_config_free(struct admin_config *c)
     util_free_secret(c->store_url); /* may hold a database password */
     free(c->idp.public_url);
     free(c->idp.host); /* set by serve when both roles share a listener */
+    free((char *)c->branding.title);
+    free((char *)c->branding.logo_url);
+    free((char *)c->branding.primary);
+    free((char *)c->branding.background);
+    free((char *)c->branding.primary_dark);
+    free((char *)c->branding.background_dark);
     util_yaml_free(&c->doc);
     memset(c, 0, sizeof *c);
 }

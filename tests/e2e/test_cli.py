@@ -57,6 +57,12 @@ def config_errors_name_file_line_and_field(t):
         'port.yaml': ('server:\n  listen: ["127.0.0.1:99999"]\n',
                       'port.yaml:2: server.listen[0]: invalid port'),
         'yaml.yaml': ('server: {listen: [\n', 'yaml.yaml:'),
+        'colour.yaml': ('branding:\n  title: Acme\n  primary: "red; x: y"\n',
+                        'colour.yaml:2: branding: branding: primary'),
+        'brandkey.yaml': ('branding:\n  colour: "#fff"\n',
+                          'brandkey.yaml:2: branding.colour: unknown field'),
+        'logo.yaml': ('branding:\n  logo_url: "javascript:alert(1)"\n',
+                      'logo.yaml:2: branding: branding: logo_url'),
     }
     for name, (text, want) in cases.items():
         path = os.path.join(d, name)
@@ -68,6 +74,28 @@ def config_errors_name_file_line_and_field(t):
     rc, _, err = run('serve', '--config', os.path.join(d, 'missing.yaml'))
     t.eq(rc, 2)
     t.contains(err, 'missing.yaml: No such file or directory')
+
+
+@h.test
+def branding_sets_the_title_logo_and_colours_of_the_pages(t):
+    cfg = h.postern_config()
+    port = int(cfg['server']['listen'][0].rsplit(':', 1)[1])
+    cfg['idp'] = {'public_url': 'http://127.0.0.1:%d' % port}
+    cfg['branding'] = {'title': 'Acme <Sign-in>', 'logo_url': 'https://cdn.example/acme.svg',
+                       'primary': '#123456', 'background_dark': '#010203'}
+    srv = h.start_postern(cfg)
+    r = h.request(srv.port, 'GET', '/if/flow/default-authentication-flow/?next=%2F')
+    t.eq(r.status, 200)
+    page = r.body.decode()
+    t.contains(page, 'Acme &lt;Sign-in&gt;')  # escaped like every value
+    t.contains(page, 'https://cdn.example/acme.svg')
+    import html
+    import re
+    css = html.unescape(re.search(r'href="(/static/postern\.css[^"]*)"', page).group(1))
+    r = h.request(srv.port, 'GET', css)
+    t.eq(r.status, 200)
+    t.contains(r.body.decode(), '#123456')
+    t.contains(r.body.decode(), '#010203')
 
 
 @h.test
