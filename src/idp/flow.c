@@ -95,6 +95,7 @@ void idp_respond_500(struct idp *idp, struct http_req *r, const char *what_z, co
 
 struct form_view {
     const char *next;
+    const char *app_name; /* the application of next, when it is an authorization request */
     const char *username; /* prefilled: login_hint, or what was typed */
     const char *error;
     int status;
@@ -121,6 +122,7 @@ static void render_form(struct idp *idp, struct http_req *r, const struct form_v
         .action = IDP_LOGIN_PATH,
         .csrf_token = token,
         .next = v->next,
+        .app_name = v->app_name,
         .username = v->username,
         .error = v->error,
     };
@@ -150,7 +152,9 @@ static void render_form(struct idp *idp, struct http_req *r, const struct form_v
 
 struct login_job {
     struct idp *idp;
-    bool post;      /* else: GET with a session cookie to check */
+    bool post;      /* else: GET */
+    bool skip_session; /* GET without a session cookie to check (or prompt=login) */
+    char *app_name; /* result: the application the login is for, or NULL */
     char *next;     /* validated */
     char *login;    /* POST */
     char *password; /* POST; a secret, wiped */
@@ -175,11 +179,40 @@ static void job_free(struct login_job *j)
     }
     util_free_secret(j->token);
     free(j->next);
+    free(j->app_name);
     free(j->login);
     free(j->hint);
     free(j->user_agent);
     util_wipe(j->cookie, sizeof j->cookie);
     free(j);
+}
+
+/* The name of the application a login is for, so that the page can say it ("to continue
+ * to ..."): next is an authorization request of a registered client. NULL otherwise; never
+ * taken from a parameter that could name anything (a link saying "continue to your bank"
+ * would help phishing). */
+static char *app_name_of_next(struct store *s, const char *next_z)
+{
+    size_t n = strlen(IDP_AUTHORIZE_PATH);
+    if (strncmp(next_z, IDP_AUTHORIZE_PATH, n) != 0 || next_z[n] != '?') {
+        return NULL;
+    }
+    struct http_params q = {0};
+    char *name = NULL;
+    if (http_params_parse(slice_z(next_z + n + 1), &q) == 0) {
+        const char *client_id = http_params_get(&q, "client_id");
+        struct store_provider p = {0};
+        struct store_app a = {0};
+        struct err e = {0};
+        if (client_id != NULL && store_provider_get_by_client_id(s, client_id, &p, &e) == 0 &&
+            store_app_get_by_provider(s, p.id, &a, &e) == 0 && a.name[0] != '\0') {
+            name = xstrdup(a.name);
+        }
+        store_provider_free(&p);
+        store_app_free(&a);
+    }
+    http_params_free(&q);
+    return name;
 }
 
 static void login_work(void *arg)
@@ -188,6 +221,11 @@ static void login_work(void *arg)
     struct store *s = store_thread(&j->e);
     if (s == NULL) {
         j->res = IDP_LOGIN_ERROR;
+        return;
+    }
+    j->app_name = app_name_of_next(s, j->next);
+    if (!j->post && j->skip_session) {
+        j->res = IDP_LOGIN_OK;
         return;
     }
     if (!j->post) {
@@ -214,7 +252,10 @@ static void login_done(struct http_req *r, void *arg)
 {
     struct login_job *j = arg;
     struct idp *idp = j->idp;
-    struct form_view v = {.next = j->next, .username = j->post ? j->login : j->hint, .status = 200};
+    struct form_view v = {.next = j->next,
+                          .app_name = j->app_name,
+                          .username = j->post ? j->login : j->hint,
+                          .status = 200};
     if (j->res == IDP_LOGIN_ERROR) {
         idp_respond_500(idp, r, "login", &j->e);
     } else if (!j->post && j->session_valid) {
@@ -276,12 +317,8 @@ static void login_get(struct idp *idp, struct http_req *r)
     const char *hint = hint_or_null(idp_req_param(r, "login_hint"));
     bool force = prompt != NULL && strcmp(prompt, "login") == 0;
     char cookie[IDP_TOKEN_CHARS + 1];
-    if (force || !idp_req_token_cookie(r, IDP_SESSION_COOKIE, cookie)) {
-        struct form_view v = {.next = next, .username = hint, .status = 200};
-        render_form(idp, r, &v);
-        return;
-    }
     struct login_job *j = job_new(idp, r, next);
+    j->skip_session = force || !idp_req_token_cookie(r, IDP_SESSION_COOKIE, cookie);
     j->hint = hint ? xstrdup(hint) : NULL;
     defer_job(r, j);
 }

@@ -29,6 +29,7 @@
 #define IDP_LOGOUT_FLOW              "default-invalidation-flow"
 #define IDP_FLOW_PATH                "/if/flow/"
 #define IDP_LOGIN_PATH               "/if/flow/default-authentication-flow/"
+#define IDP_AUTHORIZE_PATH           "/application/o/authorize/" /* Authentik's, served by oidc */
 #define IDP_LOGOUT_PATH              "/if/flow/default-invalidation-flow/"
 #define IDP_DEFAULT_SESSION_LIFETIME (24 * 3600)
 #define IDP_DEFAULT_KEY_NAME         "postern Self-signed Certificate"

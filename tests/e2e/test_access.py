@@ -265,6 +265,10 @@ def walkthrough_login_reaches_the_origin_with_a_valid_token(t):
     for k in ('exp', 'iat', 'nbf', 'identity_nonce', 'sub'):
         t.ok(k in c, 'claim %s missing' % k)
     t.ok(c['exp'] - c['iat'] <= 24 * 3600 + 5, 'app token outlives session_duration')
+    # The login page named the application of the authorization request (the IdP's).
+    page = requests.get([u for u in log if '/if/flow/default-authentication-flow/' in u
+                         and not u.startswith('POST')][0]).text
+    t.contains(page, 'Cloudflare')
     # The cookies: the app's on the app host, the global one on the team host, HttpOnly.
     names = {(ck.domain, ck.name) for ck in sess.cookies}
     t.ok(any(d.startswith('service.localhost') and n == 'CF_Authorization' for d, n in names),
