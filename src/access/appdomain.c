@@ -83,8 +83,11 @@ static void authz_done(struct http_req *r, void *arg)
         return;
     }
     const struct access_app *a = j->ga->app;
-    gate_set_cookie(r, j->snap, GATE_COOKIE, j->app_token, "/", j->exp - util_now(),
-                    a->http_only_cookie, a->same_site);
+    /* An application under a path prefix keeps its cookie there: another application of
+     * the same host (Path=/) keeps its own, and the browser sends the more specific first
+     * (RFC 6265 section 5.4). */
+    gate_set_cookie(r, j->snap, GATE_COOKIE, j->app_token, a->path[0] ? a->path : "/",
+                    j->exp - util_now(), a->http_only_cookie, a->same_site);
     http_redirect(r, 302, gate_redirect_path(j->t.redirect_path));
     authz_free(j);
 }
