@@ -54,6 +54,7 @@ bench:
 	bench/jose/run
 	bench/http/run
 	bench/idp/run
+	bench/gate/run
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'fuzz/*.c' 'bench/*.c')

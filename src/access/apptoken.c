@@ -15,6 +15,7 @@
  */
 #include "access/gate_int.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <string.h>
 
@@ -118,6 +119,24 @@ static struct tok_ent *cache_slot(const uint8_t d[SHA256_DIGEST_LENGTH])
     return &c[i];
 }
 
+/* SHA-256 with the algorithm fetched once: the one-shot SHA256() looks it up on every call,
+ * 4.5% of the gateway's CPU per request (bench/gate). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static void token_digest(struct slice token, uint8_t d[SHA256_DIGEST_LENGTH])
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    if (sha256_md == NULL || EVP_Digest(token.p, token.n, d, NULL, sha256_md, NULL) != 1) {
+        SHA256((const unsigned char *)token.p, token.n, d);
+    }
+}
+
 static const char *claim_str(const json_t *c, const char *k)
 {
     const char *s = json_string_value(json_object_get(c, k));
@@ -178,7 +197,7 @@ int gate_token_verify(struct access_gate *g, const struct gate_snap *snap, struc
         return err_set(e, 0, "no usable token");
     }
     uint8_t d[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)token.p, token.n, d);
+    token_digest(token, d);
     struct tok_ent *x = cache_slot(d);
     int64_t now = util_now();
     json_t *claims = NULL;

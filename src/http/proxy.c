@@ -93,9 +93,16 @@ static void put_path(struct buf *b, const char *path)
     }
 }
 
+/* "name: value\r\n", whole or not at all (the head's cap). Plain appends: a printf per
+ * header, on every forwarded request with its 1 KB token and cookie, was 14% of the
+ * gateway's CPU (bench/gate). */
 static void put_field(struct buf *b, struct slice name, struct slice value)
 {
-    buf_printf(b, "%.*s: %.*s\r\n", (int)name.n, name.p, (int)value.n, value.p);
+    size_t len = b->len;
+    if (buf_append(b, name.p, name.n) != 0 || buf_append(b, ": ", 2) != 0 ||
+        buf_append(b, value.p, value.n) != 0 || buf_append(b, "\r\n", 2) != 0) {
+        b->len = len;
+    }
 }
 
 /* ---- the request head for the origin ----------------------------------------------------- */
