@@ -180,6 +180,8 @@ void gate_app_request(struct access_gate *g, struct http_req *r, struct gate_sna
                       const struct gate_app *ga);
 void gate_service_request(struct access_gate *g, struct http_req *r, struct gate_snap *snap,
                           const struct gate_app *ga);
+void gate_forward(struct http_req *r, const struct gate_app *ga, const char *token_z,
+                  const char *email_z);
 
 /* ---- revocations (revoked.c) ------------------------------------------------------------ */
 

@@ -16,8 +16,10 @@
 
 static const char *const strip[] = {"cf-access-"};
 
-static void forward(struct http_req *r, const struct gate_app *ga, const char *token_z,
-                    const char *email_z)
+/* To the origin: the client's Cf-Access-* headers removed, then the gateway's own (token_z
+ * and email_z may be NULL: bypass). */
+void gate_forward(struct http_req *r, const struct gate_app *ga, const char *token_z,
+                  const char *email_z)
 {
     struct http_proxy_header add[2];
     size_t n = 0;
@@ -96,7 +98,7 @@ static void with_identity(struct access_gate *g, struct http_req *r, struct gate
     enum access_decision d = access_policy_decide(ga->app, &subj, &m);
     if (d == ACCESS_ALLOW) {
         char *tok = xstrndup(token.p, token.n);
-        forward(r, ga, tok, id.email);
+        gate_forward(r, ga, tok, id.email);
         free(tok);
     } else {
         log_info("access: %s: %s for %s (policy %s)", ga->app->name, access_decision_name(d),
@@ -122,7 +124,7 @@ void gate_app_request(struct access_gate *g, struct http_req *r, struct gate_sna
     gate_subject(&subj, r, NULL);
     struct access_match m;
     if (access_policy_pre(ga->app, &subj, &m) == ACCESS_BYPASS) {
-        forward(r, ga, NULL, NULL);
+        gate_forward(r, ga, NULL, NULL);
         return;
     }
     with_identity(g, r, snap, ga);

@@ -126,11 +126,7 @@ static void svc_forward(struct access_gate *g, struct http_req *r, const struct 
         gate_json_error(r, 403, "access denied");
         return;
     }
-    static const char *const strip[] = {"cf-access-"};
-    struct http_proxy_header add[] = {{"Cf-Access-Jwt-Assertion", token_z}};
-    struct http_proxy_opts o = {
-        .strip_prefixes = strip, .nstrip = 1, .add = add, .nadd = 1, .allow_upgrade = true};
-    http_proxy(r, ga->origin, &o);
+    gate_forward(r, ga, token_z, NULL);
 }
 
 static void svc_done(struct http_req *r, void *arg)
