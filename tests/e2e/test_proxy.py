@@ -234,7 +234,7 @@ def query(req):
     return dict(p.partition('=')[::2] for p in q.split('&') if p)
 
 
-def stream_download(conn, n, framing):
+def stream_download(conn, n, framing, head_only=False):
     head = 'HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n'
     if framing == 'cl':
         head += 'Content-Length: %d\r\n' % n
@@ -243,7 +243,7 @@ def stream_download(conn, n, framing):
     else:
         head += 'Connection: close\r\n'
     conn.send(head + '\r\n')
-    left = n
+    left = 0 if head_only else n  # RFC 9110 9.3.2: no content in an answer to HEAD
     while left > 0:
         d = BLOCK[:min(left, len(BLOCK))]
         if framing == 'chunked':
@@ -251,7 +251,7 @@ def stream_download(conn, n, framing):
         else:
             conn.send(d)
         left -= len(d)
-    if framing == 'chunked':
+    if framing == 'chunked' and not head_only:
         conn.send(b'0\r\n\r\n')
     return framing != 'close'
 
@@ -263,7 +263,8 @@ def default_handler(conn, req):
     q = query(req)
     req.stream_body(keep=req.method != 'PUT')
     if path.startswith('/download'):
-        return stream_download(conn, int(q.get('n', '1000')), q.get('framing', 'cl'))
+        return stream_download(conn, int(q.get('n', '1000')), q.get('framing', 'cl'),
+                               head_only=req.method == 'HEAD')
     if path.startswith('/slow'):
         time.sleep(int(q.get('ms', '1000')) / 1000)
     if path.startswith('/status/'):
