@@ -175,7 +175,9 @@ static int create_private(const char *path, struct err *e)
     return 0;
 }
 
-static int check_wal(struct sqlite_store *s, struct err *e)
+/* One attempt at "PRAGMA journal_mode = WAL": 1 when the mode is WAL, 0 when SQLite
+ * answered busy, -1 on any other failure. */
+static int try_wal(struct sqlite_store *s, struct err *e)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
@@ -185,11 +187,30 @@ static int check_wal(struct sqlite_store *s, struct err *e)
     int ok =
         rc == SQLITE_ROW && sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
     sqlite3_finalize(st);
+    if ((rc & 0xff) == SQLITE_BUSY)
+        return 0;
     if (rc != SQLITE_ROW)
         return sq_fail(s, rc, "journal_mode", e);
     if (!ok)
         return err_set(e, STORE_E_IO, "sqlite: the file system does not support WAL mode");
-    return 0;
+    return 1;
+}
+
+/* Switching a new file to WAL needs it to itself for a moment, and SQLite answers busy
+ * without calling the busy handler when another connection (a second node starting at the
+ * same time) holds it: retried here, every millisecond, within the writers' timeout. */
+static int check_wal(struct sqlite_store *s, struct err *e)
+{
+    int64_t until = mono_us() + (int64_t)SQLITE_BUSY_TIMEOUT_MS * 1000;
+    for (;;) {
+        int rc = try_wal(s, e);
+        if (rc != 0)
+            return rc < 0 ? -1 : 0;
+        if (mono_us() >= until)
+            return sq_fail(s, SQLITE_BUSY, "journal_mode", e);
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
 }
 
 static void sq_close(struct store *base)
