@@ -46,6 +46,12 @@ static const char usage_main[] =
     "                        the access gateway: service tokens, signing keys,\n"
     "                        applications (AUD tags) and identity providers;\n"
     "                        test-idp checks one without a browser\n"
+    "  migrate --config FILE | --store URL\n"
+    "                        bring the store's schema up to date (serve also does)\n"
+    "  store export|import   move every configuration object (users with password\n"
+    "                        hashes, groups, keys, providers, applications, gateway\n"
+    "                        objects) to another store, e.g. SQLite to PostgreSQL;\n"
+    "                        sessions, tokens, consents and events are not moved\n"
     "  version               print the version\n"
     "  help [COMMAND]        show this help, or a command's\n"
     "\n"
@@ -313,6 +319,8 @@ static const struct command commands[] = {
     {"provider", admin_cmd_provider, NULL},
     {"events", admin_cmd_events, NULL},
     {"access", admin_cmd_access, NULL},
+    {"migrate", admin_cmd_migrate, NULL},
+    {"store", admin_cmd_store, NULL},
     {"version", cmd_version, usage_version},
 };
 

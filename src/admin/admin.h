@@ -72,6 +72,32 @@ int admin_ensure_data_dir(const char *dir_z, struct err *e);
 int admin_apply_objects(struct store *s, const struct yaml_doc *doc,
                         struct admin_apply_stats *st, struct err *e);
 
+/* ---- moving a store (`postern store export|import`, issue 6) ---- */
+
+#define ADMIN_EXPORT_FORMAT  "postern-store-export"
+#define ADMIN_EXPORT_VERSION 1
+
+/* What an import wrote. */
+struct admin_import_stats {
+    int meta, groups, users, keypairs, providers, applications;
+    int access_idps, access_apps, service_tokens, access_keys;
+    int user_id_subs; /* providers whose sub_mode is user_id: their subjects change (below) */
+};
+
+/* The document of every configuration object of s (export.c says which, and what is left
+ * out: runtime state and the times the store stamps), in a fixed order: exports of equal
+ * stores are equal. s must be at this binary's schema. *out: a new reference. It holds
+ * private keys, secrets and password hashes. */
+int admin_store_export(struct store *s, json_t **out, struct err *e);
+/* Writes the objects of an export document into s, which must be migrated and hold none of
+ * them, in one transaction: all or nothing. Users get new ids (the store makes them): a
+ * provider with sub_mode user_id gives its relying parties other subjects after a move
+ * (counted in st->user_id_subs; every other mode keeps them). Bad input is refused before anything is written,
+ * with the object and field named ("objects.users[2] (\"bob\").groups[0]: ..."). st may be
+ * NULL. */
+int admin_store_import(struct store *s, const json_t *doc, struct admin_import_stats *st,
+                       struct err *e);
+
 /* The subcommands, for main: argv[0] is the command's name. Each returns an exit status. */
 int admin_cmd_apply(int argc, char **argv);
 int admin_cmd_user(int argc, char **argv);
@@ -79,5 +105,7 @@ int admin_cmd_group(int argc, char **argv);
 int admin_cmd_provider(int argc, char **argv);
 int admin_cmd_events(int argc, char **argv);
 int admin_cmd_access(int argc, char **argv);
+int admin_cmd_migrate(int argc, char **argv);
+int admin_cmd_store(int argc, char **argv);
 
 #endif

@@ -10,6 +10,8 @@
 #include <jansson.h>
 
 #define ADMIN_FIELD_MAX 160
+/* The store lock that admin_apply holds while it writes (store_tx_lock). */
+#define ADMIN_APPLY_LOCK "postern.apply"
 
 struct admin_ctx {
     const struct yaml_doc *doc; /* for line numbers; NULL for JSON from the API */
@@ -58,6 +60,12 @@ void admin_model_event(struct store *s, const char *action_z, const char *model_
  * Makes sure the gateway has a signing key. 0 when root has no `access:`. */
 int admin_apply_access(const struct admin_ctx *x, struct store *s, const json_t *root,
                        struct admin_apply_stats *st);
+
+/* export.c: the settings of the meta table that an export holds (NULL-terminated). */
+extern const char *const admin_export_meta_keys[];
+/* export.c: every section of an export into objects (an empty JSON object), in the caller's
+ * transaction. */
+int admin_export_objects(struct store *s, json_t *objects, struct err *e);
 
 /* ---- the management commands (cli*.c) ---- */
 

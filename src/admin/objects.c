@@ -545,7 +545,14 @@ int admin_apply(struct store *s, const struct yaml_doc *doc, const json_t *root,
 {
     struct admin_ctx x = {doc, e};
     memset(st, 0, sizeof *st);
+    /* Nodes that start at once with one config on PostgreSQL take turns: the second then finds
+     * every object already there. */
     if (store_tx_begin(s, e) != 0) {
+        return -1;
+    }
+    if (store_tx_lock(s, ADMIN_APPLY_LOCK, e) != 0) {
+        struct err ignored = {0};
+        store_tx_rollback(s, &ignored);
         return -1;
     }
     /* Order matters: users join groups, applications name providers and bind both. */

@@ -60,35 +60,29 @@ static int config_copy(struct idp_config *dst, const struct idp_config *src, str
     return 0;
 }
 
-/* Reads the secret, or creates it, in one write transaction: of two nodes starting at
- * once, the second waits for the first and reads what it wrote. */
+/* Reads the secret, or creates it. Of two nodes starting at once on one store, one adds its
+ * fresh secret and both then read that one (store_meta_add), whatever the backend. */
 static int load_secret(struct idp *idp, struct store *s, struct err *e)
 {
     struct buf val, raw;
     buf_init(&val, STORE_META_VALUE_MAX);
     buf_init(&raw, IDP_SECRET_B64_MAX);
     int ret = -1;
-    if (store_tx_begin(s, e) < 0) {
-        goto done;
-    }
     int rc = store_meta_get(s, IDP_SECRET_META_KEY, &val, e);
     if (rc == STORE_NOT_FOUND) {
         uint8_t fresh[sizeof idp->secret];
         util_random(fresh, sizeof fresh);
         char *enc = b64url_encode_z(fresh, sizeof fresh);
         util_wipe(fresh, sizeof fresh);
-        rc = store_meta_set(s, IDP_SECRET_META_KEY, slice_z(enc), e);
-        if (rc == 0) {
-            buf_reset(&val);
-            buf_append_z(&val, enc);
-        }
+        rc = store_meta_add(s, IDP_SECRET_META_KEY, slice_z(enc), NULL, e);
         util_free_secret(enc);
+        if (rc == 0)
+            rc = store_meta_get(s, IDP_SECRET_META_KEY, &val, e);
     }
     if (rc != 0) {
-        store_tx_rollback(s, NULL);
-        goto done;
-    }
-    if (store_tx_commit(s, e) < 0) {
+        if (rc > 0)
+            err_set(e, IDP_E_CONFIG, "idp: the server secret (%s) vanished from the store",
+                    IDP_SECRET_META_KEY);
         goto done;
     }
     if (b64url_decode((struct slice){val.p, val.len}, &raw) != 0 || raw.len != sizeof idp->secret) {

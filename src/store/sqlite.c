@@ -44,6 +44,8 @@ static const char sql_meta_get[] = "SELECT value FROM meta WHERE key = ?1";
 static const char sql_meta_set[] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
                                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 static const char sql_meta_delete[] = "DELETE FROM meta WHERE key = ?1";
+static const char sql_meta_add[] =
+    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING";
 
 /* PRAGMAs run on every new connection (journal_mode is checked apart). */
 static const char *const open_pragmas =
@@ -405,15 +407,17 @@ static int sq_meta_get(struct store *base, const char *key_z, struct buf *out, s
     return ret;
 }
 
-static int sq_meta_set(struct store *base, const char *key_z, struct slice value, struct err *e)
+/* meta_set and meta_add: sql inserts (or replaces) key and value; *changes gets whether it
+ * wrote. */
+static int meta_write(struct sqlite_store *s, const char *sql, const char *key_z,
+                      struct slice value, int64_t *changes, struct err *e)
 {
-    struct sqlite_store *s = sq(base);
     if (check_key(key_z, e) < 0)
         return -1;
     if (value.n > STORE_META_VALUE_MAX)
         return err_set(e, STORE_E_TOO_BIG, "meta %s: value longer than %d bytes", key_z,
                        STORE_META_VALUE_MAX);
-    sqlite3_stmt *st = sq_stmt(s, sql_meta_set, e);
+    sqlite3_stmt *st = sq_stmt(s, sql, e);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, key_z, -1, SQLITE_STATIC);
@@ -421,8 +425,24 @@ static int sq_meta_set(struct store *base, const char *key_z, struct slice value
     int rc = sqlite3_step(st);
     sq_done(st);
     if (rc != SQLITE_DONE)
-        return sq_fail(s, rc, "meta_set", e);
+        return sq_fail(s, rc, "meta", e);
+    *changes = sqlite3_changes64(s->db);
     return 0;
+}
+
+static int sq_meta_set(struct store *base, const char *key_z, struct slice value, struct err *e)
+{
+    int64_t changes;
+    return meta_write(sq(base), sql_meta_set, key_z, value, &changes, e);
+}
+
+static int sq_meta_add(struct store *base, const char *key_z, struct slice value, bool *added,
+                       struct err *e)
+{
+    int64_t changes = 0;
+    int rc = meta_write(sq(base), sql_meta_add, key_z, value, &changes, e);
+    *added = rc == 0 && changes > 0;
+    return rc;
 }
 
 static int sq_meta_delete(struct store *base, const char *key_z, struct err *e)
@@ -467,6 +487,13 @@ static int sq_tx_rollback(struct store *base, struct err *e)
     return run(s, sql_rollback, "rollback", e);
 }
 
+static int sq_tx_lock(struct store *base, const char *name_z, struct err *e)
+{
+    if (sqlite3_get_autocommit(sq(base)->db))
+        return err_set(e, STORE_E_STATE, "sqlite: lock %s outside a transaction", name_z);
+    return 0; /* BEGIN IMMEDIATE holds the database's write lock */
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -477,9 +504,11 @@ const struct store_ops store_sqlite_ops = {
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .meta_delete = sq_meta_delete,
+    .meta_add = sq_meta_add,
     .tx_begin = sq_tx_begin,
     .tx_commit = sq_tx_commit,
     .tx_rollback = sq_tx_rollback,
+    .tx_lock = sq_tx_lock,
 
     .user_create = sq_user_create,
     .user_update = sq_user_update,
@@ -559,6 +588,7 @@ const struct store_ops store_sqlite_ops = {
     .service_token_list = sq_service_token_list,
     .service_token_delete = sq_service_token_delete,
     .service_token_touch = sq_service_token_touch,
+    .service_token_secret_hash = sq_service_token_secret_hash,
     .access_key_ensure = sq_access_key_ensure,
     .access_key_rotate = sq_access_key_rotate,
     .access_key_list = sq_access_key_list,

@@ -94,7 +94,7 @@ static int get_page(struct sqlite_store *s, const char *sql, const struct store_
                     struct err *e)
 {
     int64_t limit, offset;
-    sq_page(pg, &limit, &offset);
+    store_page_bounds(pg, &limit, &offset);
     sqlite3_stmt *st = sq_stmt(s, sql, e);
     if (!st || sq_bind(s, st, what, e, "ii", limit, offset) < 0)
         return -1;
@@ -364,6 +364,23 @@ int sq_service_token_touch(struct store *base, int64_t id, struct err *e)
                               "WHERE id = ?1 AND last_used <= ?2 - ?3";
     return sq_run(sq(base), sql, "service token", NULL, e, "iii", id, util_now(),
                   (int64_t)STORE_SERVICE_TOUCH_S);
+}
+
+/* The digest alone, for `postern store export` (the record never shows it). */
+static void fill_secret_hash(sqlite3_stmt *st, void *rec)
+{
+    sq_col_id(st, 0, rec);
+}
+
+int sq_service_token_secret_hash(struct store *base, int64_t id, char out[STORE_ID_SIZE],
+                                 struct err *e)
+{
+    static const char sql[] = "SELECT secret_hash FROM access_service_tokens WHERE id = ?1";
+    struct sqlite_store *s = sq(base);
+    sqlite3_stmt *st = sq_stmt(s, sql, e);
+    if (!st || sq_bind(s, st, "service token", e, "i", id) < 0)
+        return -1;
+    return sq_get_one(s, st, fill_secret_hash, out, "service token", e);
 }
 
 /* ---- signing keys ------------------------------------------------------------------- */

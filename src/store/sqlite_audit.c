@@ -108,7 +108,7 @@ int sq_event_list(struct store *base, const char *action_z, const char *username
         "ORDER BY id DESC LIMIT ?1 OFFSET ?2";
     struct sqlite_store *s = sq(base);
     int64_t limit, offset;
-    sq_page(pg, &limit, &offset);
+    store_page_bounds(pg, &limit, &offset);
     store_event_list_free(out);
     const char *sql = action_z ? (username_z ? by_both : by_action) : (username_z ? by_user : all);
     sqlite3_stmt *st = sq_stmt(s, sql, e);

@@ -72,8 +72,6 @@ int sq_get_one(struct sqlite_store *s, sqlite3_stmt *st, sq_fill_fn fill, void *
  * records; *v and *n are replaced, the caller freed the old list). Resets the statement. */
 int sq_get_list(struct sqlite_store *s, sqlite3_stmt *st, sq_fill_fn fill, size_t size, void **v,
                 size_t *n, const char *what, struct err *e);
-/* LIMIT and OFFSET of a page (store_page semantics). */
-void sq_page(const struct store_page *pg, int64_t *limit, int64_t *offset);
 
 /* Atomic sections: a BEGIN IMMEDIATE transaction, or a savepoint when the caller already has
  * a transaction open (store_tx_begin). leave() commits / releases when ok, else rolls back. */
@@ -190,6 +188,8 @@ int sq_service_token_list(struct store *s, const struct store_page *pg,
                           struct store_service_token_list *out, struct err *e);
 int sq_service_token_delete(struct store *s, const char *name_z, struct err *e);
 int sq_service_token_touch(struct store *s, int64_t id, struct err *e);
+int sq_service_token_secret_hash(struct store *s, int64_t id, char out[STORE_ID_SIZE],
+                                 struct err *e);
 int sq_access_key_ensure(struct store *s, const char *keypair_name_z, struct store_access_key *out,
                          bool *inserted, struct err *e);
 int sq_access_key_rotate(struct store *s, const char *keypair_name_z, int64_t grace_s,

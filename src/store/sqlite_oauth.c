@@ -268,7 +268,7 @@ int sq_provider_list(struct store *base, const struct store_page *pg,
         "SELECT " PROVIDER_COLS " FROM oauth2_providers ORDER BY name LIMIT ?1 OFFSET ?2";
     struct sqlite_store *s = sq(base);
     int64_t limit, offset;
-    sq_page(pg, &limit, &offset);
+    store_page_bounds(pg, &limit, &offset);
     store_provider_list_free(out);
     sqlite3_stmt *st = sq_stmt(s, sql, e);
     if (!st || sq_bind(s, st, "providers", e, "ii", limit, offset) < 0)
@@ -356,7 +356,7 @@ int sq_app_list(struct store *base, const struct store_page *pg, struct store_ap
         "SELECT " APP_COLS " FROM applications ORDER BY slug LIMIT ?1 OFFSET ?2";
     struct sqlite_store *s = sq(base);
     int64_t limit, offset;
-    sq_page(pg, &limit, &offset);
+    store_page_bounds(pg, &limit, &offset);
     store_app_list_free(out);
     sqlite3_stmt *st = sq_stmt(s, sql, e);
     if (!st || sq_bind(s, st, "applications", e, "ii", limit, offset) < 0)

@@ -142,7 +142,7 @@ int sq_user_list(struct store *base, const struct store_page *pg, struct store_u
         "SELECT " USER_COLS("") " FROM users ORDER BY username LIMIT ?1 OFFSET ?2";
     struct sqlite_store *s = sq(base);
     int64_t limit, offset;
-    sq_page(pg, &limit, &offset);
+    store_page_bounds(pg, &limit, &offset);
     store_user_list_free(out);
     sqlite3_stmt *st = sq_stmt(s, sql, e);
     if (!st || sq_bind(s, st, "users", e, "ii", limit, offset) < 0)
@@ -251,7 +251,7 @@ int sq_group_list(struct store *base, const struct store_page *pg, struct store_
         "SELECT " GROUP_COLS("") " FROM idp_groups ORDER BY name LIMIT ?1 OFFSET ?2";
     struct sqlite_store *s = sq(base);
     int64_t limit, offset;
-    sq_page(pg, &limit, &offset);
+    store_page_bounds(pg, &limit, &offset);
     store_group_list_free(out);
     sqlite3_stmt *st = sq_stmt(s, sql, e);
     if (!st || sq_bind(s, st, "groups", e, "ii", limit, offset) < 0)
@@ -351,7 +351,7 @@ int sq_group_members(struct store *base, int64_t group_id, const struct store_pa
                                   "WHERE m.group_id = ?1 ORDER BY u.username LIMIT ?2 OFFSET ?3";
     struct sqlite_store *s = sq(base);
     int64_t limit, offset;
-    sq_page(pg, &limit, &offset);
+    store_page_bounds(pg, &limit, &offset);
     store_user_list_free(out);
     sqlite3_stmt *st = sq_stmt(s, sql, e);
     if (!st || sq_bind(s, st, "members", e, "iii", group_id, limit, offset) < 0)

@@ -279,17 +279,6 @@ int sq_get_list(struct sqlite_store *s, sqlite3_stmt *st, sq_fill_fn fill, size_
     return 0;
 }
 
-void sq_page(const struct store_page *pg, int64_t *limit, int64_t *offset)
-{
-    size_t l = pg ? pg->limit : 0, o = pg ? pg->offset : 0;
-    if (l == 0 || l > STORE_LIST_MAX)
-        l = STORE_LIST_MAX;
-    if (o > INT64_MAX)
-        o = INT64_MAX;
-    *limit = (int64_t)l;
-    *offset = (int64_t)o;
-}
-
 /* ---- atomic sections ------------------------------------------------------------ */
 
 static const char sql_begin[] = "BEGIN IMMEDIATE";

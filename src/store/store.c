@@ -39,13 +39,13 @@ struct store *store_open(const char *url_z, struct err *e)
     }
     struct slice scheme = {url_z, scheme_len(url_z)};
     const char *target = url_z;
+    const struct store_ops *ops = &store_sqlite_ops;
     if (scheme.n == 0) {
         /* a plain path: SQLite */
     } else if (slice_case_eq_z(scheme, "sqlite")) {
         target = url_z + scheme.n + 1;
     } else if (slice_case_eq_z(scheme, "postgres") || slice_case_eq_z(scheme, "postgresql")) {
-        err_set(e, STORE_E_UNSUPPORTED, "store: PostgreSQL backend not built yet");
-        return NULL;
+        ops = &store_pg_ops; /* libpq reads the whole URL */
     } else {
         /* The scheme is not secret; the rest of the URL may hold a password. */
         err_set(e, STORE_E_UNSUPPORTED,
@@ -53,7 +53,7 @@ struct store *store_open(const char *url_z, struct err *e)
                 (int)UTIL_MIN(scheme.n, 32), scheme.p);
         return NULL;
     }
-    if (store_sqlite_ops.open(target, &s, e) < 0)
+    if (ops->open(target, &s, e) < 0)
         return NULL;
     return s;
 }
@@ -228,6 +228,23 @@ int store_meta_set(struct store *s, const char *key_z, struct slice value, struc
 int store_meta_delete(struct store *s, const char *key_z, struct err *e)
 {
     return s->ops->meta_delete(s, key_z, e);
+}
+
+int store_meta_add(struct store *s, const char *key_z, struct slice value, bool *added,
+                   struct err *e)
+{
+    bool ignored;
+    return s->ops->meta_add(s, key_z, value, added ? added : &ignored, e);
+}
+
+bool store_unavailable(const struct err *e)
+{
+    return e && (e->code == STORE_E_IO || e->code == STORE_E_BUSY);
+}
+
+int store_tx_lock(struct store *s, const char *name_z, struct err *e)
+{
+    return s->ops->tx_lock(s, name_z, e);
 }
 
 int store_tx_begin(struct store *s, struct err *e)

@@ -38,7 +38,14 @@
  * Transactions: functions that must be atomic (code_take, token_rotate, user_set_groups,
  * app_bindings_set, keypair_insert_if_absent...) run in their own transaction, or in a
  * savepoint when the caller has one open with store_tx_begin(); so a caller may wrap several
- * calls (a whole `postern apply`) in one transaction.
+ * calls (a whole `postern apply`) in one transaction. A call that fails inside the caller's
+ * transaction leaves nothing half-done, but the caller must then roll the transaction back:
+ * on PostgreSQL every later statement of that transaction fails until it does (SQLite would
+ * let the others through; no caller relies on that).
+ * Concurrency: on PostgreSQL, several nodes write at once (there is no database-wide write
+ * lock as with SQLite); every operation stays correct when others run the same operation at
+ * the same moment on another connection: single-use values are taken once, "if absent"
+ * inserts create one row, and there is one current gateway key.
  *
  * Constraint errors (STORE_E_CONSTRAINT) name the field: "username already exists",
  * "email already used by another user", "signing_key: no certificate-key pair named ...".
@@ -56,7 +63,9 @@
 
 /* struct err.code values set by the store. */
 enum store_errcode {
-    STORE_E_INTERNAL = 1, /* a query failed; the message says which and why */
+    /* Numbered apart from the other modules' codes (keys and jose start at 1, idp at 64), so
+     * that store_unavailable() recognises a store error in any caller's struct err. */
+    STORE_E_INTERNAL = 32, /* a query failed; the message says which and why */
     STORE_E_IO,           /* the file or the server cannot be reached or written */
     STORE_E_BUSY,         /* another writer held the database past the busy timeout */
     STORE_E_CONSTRAINT,   /* a unique / foreign key / check constraint refused a write */
@@ -489,11 +498,15 @@ struct store_ops {
     int (*meta_get)(struct store *s, const char *key_z, struct buf *out, struct err *e);
     int (*meta_set)(struct store *s, const char *key_z, struct slice value, struct err *e);
     int (*meta_delete)(struct store *s, const char *key_z, struct err *e);
+    int (*meta_add)(struct store *s, const char *key_z, struct slice value, bool *added,
+                    struct err *e);
     /* A write transaction (SQLite: BEGIN IMMEDIATE, so that it never fails half-way on a lock
-     * upgrade). Not nested. */
+     * upgrade; PostgreSQL: READ COMMITTED). Not nested. After a failed call inside it, roll
+     * back. */
     int (*tx_begin)(struct store *s, struct err *e);
     int (*tx_commit)(struct store *s, struct err *e);
     int (*tx_rollback)(struct store *s, struct err *e);
+    int (*tx_lock)(struct store *s, const char *name_z, struct err *e);
 
     /* identity */
     int (*user_create)(struct store *s, struct store_user *u, struct err *e);
@@ -620,6 +633,11 @@ struct store_ops {
     int (*service_token_delete)(struct store *s, const char *name_z, struct err *e);
     /* Sets last_used = now unless it is more recent than now - STORE_SERVICE_TOUCH_S. */
     int (*service_token_touch)(struct store *s, int64_t id, struct err *e);
+    /* The secret's digest of the token `id` into out (`postern store export`): 0,
+     * STORE_NOT_FOUND or -1. May be NULL in a backend that lacks it (the front then answers
+     * STORE_E_UNSUPPORTED). */
+    int (*service_token_secret_hash)(struct store *s, int64_t id, char out[STORE_ID_SIZE],
+                                     struct err *e);
     int (*access_key_ensure)(struct store *s, const char *keypair_name_z,
                              struct store_access_key *out, bool *inserted, struct err *e);
     int (*access_key_rotate)(struct store *s, const char *keypair_name_z, int64_t grace_s,
@@ -648,8 +666,9 @@ struct store_ops {
 /* ---- connections ------------------------------------------------------------ */
 
 /* Opens a connection. url: "sqlite:PATH" or a plain PATH (SQLite; the file is created 0600);
- * "postgres://..." / "postgresql://..." (not built yet: STORE_E_UNSUPPORTED). Does not
- * migrate: call store_migrate() once at start-up. NULL on error. */
+ * "postgres://..." / "postgresql://..." (PostgreSQL: any libpq connection URI; STORE_E_IO when
+ * the server cannot be reached). Does not migrate: call store_migrate() once at start-up.
+ * NULL on error. */
 struct store *store_open(const char *url_z, struct err *e);
 /* Rolls back an open transaction, frees everything. NULL is fine. */
 void store_close(struct store *s);
@@ -687,10 +706,23 @@ int store_meta_get(struct store *s, const char *key_z, struct buf *out, struct e
 int store_meta_set(struct store *s, const char *key_z, struct slice value, struct err *e);
 /* Returns 0, STORE_NOT_FOUND or -1. */
 int store_meta_delete(struct store *s, const char *key_z, struct err *e);
+/* Inserts unless the key is set; *added (may be NULL) says which. Of several nodes creating
+ * the same setting at once, exactly one adds it: the others then read the winner's value. */
+int store_meta_add(struct store *s, const char *key_z, struct slice value, bool *added,
+                   struct err *e);
+
+/* The error of a failed call means the database is unreachable or overloaded for now
+ * (STORE_E_IO, STORE_E_BUSY): the request deserves 503 and a retry, not 500. */
+bool store_unavailable(const struct err *e);
 
 int store_tx_begin(struct store *s, struct err *e);
 int store_tx_commit(struct store *s, struct err *e);
 int store_tx_rollback(struct store *s, struct err *e);
+/* Inside store_tx_begin's transaction: waits for, then holds until the transaction ends, the
+ * lock named name_z, which every node sharing the store sees; so that, e.g., two nodes applying
+ * the same config at start take turns instead of both creating the same user. (SQLite: the
+ * transaction's write lock already serializes writers; PostgreSQL: an advisory lock.) */
+int store_tx_lock(struct store *s, const char *name_z, struct err *e);
 
 /* ---- users, groups, memberships ------------------------------------------------ */
 
@@ -994,6 +1026,18 @@ int store_service_token_delete(struct store *s, const char *name_z, struct err *
  * STORE_SERVICE_TOUCH_S old, so that it can be called on every request. Sets t->last_used
  * when it writes. 0 (also when skipped, or the token is gone) or -1. */
 int store_service_token_touch(struct store *s, struct store_service_token *t, struct err *e);
+/* Moving a store (`postern store export` / `import`): the SHA-256 (64 lower-case hex digits)
+ * of the secret of t (as listed), which the record does not show, into out. 0,
+ * STORE_NOT_FOUND or -1 (STORE_E_UNSUPPORTED when the backend cannot). The digest is not the
+ * secret, but it lets whoever holds it check guesses offline: handle it like a secret. */
+int store_service_token_secret_hash(struct store *s, const struct store_service_token *t,
+                                    char out[STORE_ID_SIZE], struct err *e);
+/* Recreates an exported service token as it was: t->name, t->client_id ("<32 hex>.access")
+ * and expires_at as given, and the given digest of its secret (so the clients' secret keeps
+ * working). Sets t->id, t->created_at, t->last_used = 0. A malformed client_id or digest:
+ * STORE_E_CONSTRAINT naming the field. */
+int store_service_token_import(struct store *s, struct store_service_token *t,
+                               const char *secret_hash_z, struct err *e);
 
 /* ---- signing keys of app tokens --------------------------------------------------------- */
 

@@ -162,6 +162,49 @@ int store_service_token_touch(struct store *s, struct store_service_token *t, st
     return 0;
 }
 
+/* Whether z is exactly n lower-case hex digits. */
+static bool lower_hex(const char *z, size_t n)
+{
+    size_t i = 0;
+    for (; z[i] != '\0' && i <= n; i++) {
+        if (!((z[i] >= '0' && z[i] <= '9') || (z[i] >= 'a' && z[i] <= 'f')))
+            return false;
+    }
+    return i == n;
+}
+
+int store_service_token_secret_hash(struct store *s, const struct store_service_token *t,
+                                    char out[STORE_ID_SIZE], struct err *e)
+{
+    out[0] = '\0';
+    if (s->ops->service_token_secret_hash == NULL)
+        return err_set(e, STORE_E_UNSUPPORTED,
+                       "the %s backend cannot read service-token secret digests yet", s->ops->name);
+    return s->ops->service_token_secret_hash(s, t->id, out, e);
+}
+
+int store_service_token_import(struct store *s, struct store_service_token *t,
+                               const char *secret_hash_z, struct err *e)
+{
+    /* What store_service_token_create makes: "<32 hex>.access" and a SHA-256 in hex. */
+    size_t idn = strnlen(t->client_id, STORE_SERVICE_ID_SIZE);
+    size_t sfx = sizeof(STORE_SERVICE_ID_SUFFIX) - 1;
+    if (idn != 2 * SERVICE_ID_BYTES + sfx ||
+        memcmp(t->client_id + 2 * SERVICE_ID_BYTES, STORE_SERVICE_ID_SUFFIX, sfx) != 0) {
+        return err_set(e, STORE_E_CONSTRAINT, "client_id must be 32 lower-case hex digits + %s",
+                       STORE_SERVICE_ID_SUFFIX);
+    }
+    char hex[2 * SERVICE_ID_BYTES + 1];
+    memcpy(hex, t->client_id, 2 * SERVICE_ID_BYTES);
+    hex[2 * SERVICE_ID_BYTES] = '\0';
+    if (!lower_hex(hex, 2 * SERVICE_ID_BYTES))
+        return err_set(e, STORE_E_CONSTRAINT, "client_id must be 32 lower-case hex digits + %s",
+                       STORE_SERVICE_ID_SUFFIX);
+    if (secret_hash_z == NULL || !lower_hex(secret_hash_z, STORE_ID_SIZE - 1))
+        return err_set(e, STORE_E_CONSTRAINT, "secret_hash must be 64 lower-case hex digits");
+    return s->ops->service_token_create(s, t, secret_hash_z, e);
+}
+
 /* ---- signing keys ------------------------------------------------------------------- */
 
 int store_access_key_ensure(struct store *s, const char *keypair_name_z,

@@ -30,6 +30,9 @@ int store_digest_new(struct slice raw, const char *what, char out[STORE_ID_SIZE]
  * by the front for every backend. */
 int store_check_json(const char *z, int type, const char *field, struct err *e);
 
+/* LIMIT and OFFSET of a page (store_page semantics), for every backend. */
+void store_page_bounds(const struct store_page *pg, int64_t *limit, int64_t *offset);
+
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_migration store_sqlite_migrations[];
 extern const size_t store_sqlite_migrations_n;
@@ -37,5 +40,12 @@ extern const size_t store_sqlite_migrations_n;
 /* The SQLite migrate() with an explicit list (tests use their own lists). */
 int store_sqlite_migrate_list(struct store *s, const struct store_migration *m, size_t n,
                               struct err *e);
+
+extern const struct store_ops store_pg_ops;
+extern const struct store_migration store_pg_migrations[];
+extern const size_t store_pg_migrations_n;
+/* The PostgreSQL migrate() with an explicit list. */
+int store_pg_migrate_list(struct store *s, const struct store_migration *m, size_t n,
+                          struct err *e);
 
 #endif

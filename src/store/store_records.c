@@ -224,3 +224,14 @@ LIST_FREE(store_access_app_list_free, store_access_app_list, store_access_app_fr
 LIST_FREE(store_service_token_list_free, store_service_token_list, store_service_token_free)
 LIST_FREE(store_access_key_list_free, store_access_key_list, store_access_key_free)
 LIST_FREE(store_access_revoked_list_free, store_access_revoked_list, revoked_free)
+
+void store_page_bounds(const struct store_page *pg, int64_t *limit, int64_t *offset)
+{
+    size_t l = pg ? pg->limit : 0, o = pg ? pg->offset : 0;
+    if (l == 0 || l > STORE_LIST_MAX)
+        l = STORE_LIST_MAX;
+    if (o > INT64_MAX)
+        o = INT64_MAX;
+    *limit = (int64_t)l;
+    *offset = (int64_t)o;
+}

@@ -64,6 +64,9 @@ bool slice_case_eq_z(struct slice a, const char *z); /* ASCII case-insensitive *
 bool slice_starts_with_z(struct slice a, const char *z);
 struct slice slice_trim_ows(struct slice a); /* strips SP and HTAB at both ends */
 char *slice_dup(struct slice a);             /* NUL-terminated copy; xmalloc */
+/* Well-formed UTF-8 (RFC 3629 section 4): no overlong form, no surrogate, nothing past
+ * U+10FFFF. NUL bytes are allowed (a C string stops before them). */
+bool slice_utf8_valid(struct slice a);
 
 /* Constant-time comparison of two secrets. Lengths are not secret. */
 bool util_ct_equal(const void *a, size_t an, const void *b, size_t bn);

@@ -129,13 +129,14 @@ def a_database_newer_than_the_binary_is_refused(t):
 
 
 @h.test
-def a_postgres_store_is_refused_clearly(t):
+def an_unreachable_postgres_store_is_reported_clearly(t):
     cfg = h.postern_config()
     cfg['store'] = 'postgres://postern:hunter2@127.0.0.1:1/postern'
     srv = h.start_postern(cfg, ready=False)
     t.eq(srv.wait(20), 1)
     log = srv.log()
-    t.contains(log, 'PostgreSQL backend not built yet')
+    t.contains(log, 'postgres: cannot connect')
+    t.contains(log, 'port 1 failed')
     t.ok('hunter2' not in log, 'the database password reached the log')
 
 

@@ -1,54 +1,54 @@
-/* Tests of src/store/store.c: choosing a backend from the URL, one connection per thread. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+/* Tests of src/store/store.c: choosing a backend from the URL, one connection per thread (on
+ * either backend, see testdb.h). */
+#include "testdb.h"
 
-#include <dirent.h>
+#include <netinet/in.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "store/store.h"
-
-static char dir[] = "/tmp/postern-store-XXXXXX";
-
-static int setup(void **state)
+/* A TCP port of 127.0.0.1 that nobody listens on (it was free a moment ago). */
+static int closed_port(void)
 {
-    return mkdtemp(dir) ? 0 : -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+    close(fd);
+    return ntohs(a.sin_port);
 }
 
-static int teardown(void **state)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char path[512];
-    while (d && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    return rmdir(dir);
-}
-
-static void postgres_not_built(void **state)
+/* Both URL schemes reach the PostgreSQL backend; a server that cannot be reached is an I/O
+ * error, and the password of the URL never reaches the message. */
+static void postgres_unreachable(void **state)
 {
     struct err e = {0};
-    const char *urls[] = {"postgres://u:secret@db.example.com/postern",
-                          "postgresql://localhost/postern", "POSTGRES://x"};
-    for (size_t i = 0; i < 3; i++) {
-        assert_null(store_open(urls[i], &e));
-        assert_int_equal(e.code, STORE_E_UNSUPPORTED);
-        assert_string_equal(e.msg, "store: PostgreSQL backend not built yet");
-        /* the password of the URL never reaches the message */
-        assert_null(strstr(e.msg, "secret"));
+    char url[128];
+    const char *schemes[] = {"postgres", "postgresql"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(schemes); i++) {
+        snprintf(url, sizeof(url), "%s://u:secret-pw@127.0.0.1:%d/postern", schemes[i],
+                 closed_port());
+        assert_null(store_open(url, &e));
+        assert_int_equal(e.code, STORE_E_IO);
+        assert_non_null(strstr(e.msg, "postgres: cannot connect"));
+        assert_null(strstr(e.msg, "secret-pw"));
+    }
+}
+
+/* With a server: both schemes open the PostgreSQL backend. */
+static void postgres_url_opens_postgres(void **state)
+{
+    char url[TDB_PATH_MAX];
+    const char *rest = strstr(tdb_pg_url(), "://");
+    assert_non_null(rest);
+    const char *schemes[] = {"postgres", "postgresql"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(schemes); i++) {
+        snprintf(url, sizeof(url), "%s%s", schemes[i], rest);
+        struct store *s = tdb_open(url);
+        assert_string_equal(store_backend(s)->name, "postgres");
+        store_close(s);
     }
 }
 
@@ -75,7 +75,7 @@ static void sqlite_url_and_plain_path(void **state)
     struct err e = {0};
     char url[600], path[512];
 
-    snprintf(path, sizeof(path), "%s/a.db", dir);
+    snprintf(path, sizeof(path), "%s/a.db", tdir);
     snprintf(url, sizeof(url), "sqlite:%s", path);
     struct store *s = store_open(url, &e);
     assert_non_null(s);
@@ -84,7 +84,7 @@ static void sqlite_url_and_plain_path(void **state)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
 
-    snprintf(path, sizeof(path), "%s/b.db", dir);
+    snprintf(path, sizeof(path), "%s/b.db", tdir);
     s = store_open(path, &e);
     assert_non_null(s);
     assert_string_equal(store_backend(s)->name, "sqlite");
@@ -104,7 +104,7 @@ static void missing_directory(void **state)
 {
     struct err e = {0};
     char path[512];
-    snprintf(path, sizeof(path), "%s/no/such/dir/x.db", dir);
+    snprintf(path, sizeof(path), "%s/no/such/dir/x.db", tdir);
     assert_null(store_open(path, &e));
     assert_int_equal(e.code, STORE_E_IO);
     assert_non_null(strstr(e.msg, "cannot create"));
@@ -136,12 +136,19 @@ static void *pool_worker(void *arg)
     return NULL; /* the key's destructor closes the connection (LeakSanitizer checks) */
 }
 
+/* A new database's URL: sqlite:FILE, or a PostgreSQL URL with a new schema. */
+static void new_url(char url[TDB_PATH_MAX + 8])
+{
+    char path[TDB_PATH_MAX];
+    tdb_new(path);
+    snprintf(url, TDB_PATH_MAX + 8, "%s%s", tdb_pg() ? "" : "sqlite:", path);
+}
+
 static void thread_connections(void **state)
 {
     struct err e = {0};
-    char path[512], url[600];
-    snprintf(path, sizeof(path), "%s/pool.db", dir);
-    snprintf(url, sizeof(url), "sqlite:%s", path);
+    char url[TDB_PATH_MAX + 8];
+    new_url(url);
 
     store_global_shutdown(); /* nothing to shut: harmless */
     assert_null(store_thread(&e));
@@ -172,8 +179,7 @@ static void thread_connections(void **state)
     store_global_shutdown();
     assert_null(store_thread(&e));
     assert_int_equal(e.code, STORE_E_STATE);
-    snprintf(path, sizeof(path), "%s/pool2.db", dir);
-    snprintf(url, sizeof(url), "sqlite:%s", path);
+    new_url(url);
     assert_int_equal(store_global_init(url, &e), 0);
     struct store *again = store_thread(&e);
     assert_non_null(again);
@@ -184,7 +190,11 @@ static void thread_connections(void **state)
     buf_free(&b);
 
     /* a URL that cannot open: NULL and the reason, and the next call tries again */
-    assert_int_equal(store_global_init("sqlite:/nonexistent-dir/x.db", &e), 0);
+    if (tdb_pg())
+        snprintf(url, sizeof(url), "postgres://u@127.0.0.1:%d/postern", closed_port());
+    else
+        snprintf(url, sizeof(url), "sqlite:/nonexistent-dir/x.db");
+    assert_int_equal(store_global_init(url, &e), 0);
     assert_null(store_thread(&e));
     assert_int_equal(e.code, STORE_E_IO);
     assert_null(store_thread(&e));
@@ -194,10 +204,16 @@ static void thread_connections(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(postgres_not_built),        cmocka_unit_test(unknown_scheme),
-        cmocka_unit_test(sqlite_url_and_plain_path), cmocka_unit_test(default_url),
-        cmocka_unit_test(missing_directory),         cmocka_unit_test(thread_connections),
+    const struct CMUnitTest both[] = {
+        cmocka_unit_test(postgres_unreachable),
+        cmocka_unit_test(thread_connections),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest sqlite_only[] = {
+        cmocka_unit_test(unknown_scheme),
+        cmocka_unit_test(sqlite_url_and_plain_path),
+        cmocka_unit_test(default_url),
+        cmocka_unit_test(missing_directory),
+    };
+    const struct CMUnitTest pg_only[] = {cmocka_unit_test(postgres_url_opens_postgres)};
+    return TDB_RUN2(both, sqlite_only, pg_only);
 }

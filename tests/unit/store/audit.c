@@ -1,4 +1,5 @@
-/* Tests of src/store/sqlite_audit.c (through store.h): login throttling, events, purge. */
+/* Tests of login throttling, events and purge through store.h, on either backend
+ * (sqlite_audit.c, pg_audit.c; see testdb.h). */
 #include "testdb.h"
 
 #include <pthread.h>
@@ -245,5 +246,5 @@ int main(void)
         cmocka_unit_test(events),
         cmocka_unit_test(purge),
     };
-    return cmocka_run_group_tests(tests, tdir_setup, tdir_teardown);
+    return TDB_RUN(tests);
 }

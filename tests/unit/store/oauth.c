@@ -1,5 +1,5 @@
-/* Tests of src/store/sqlite_oauth.c (through store.h): certificate-key pairs, providers,
- * applications and bindings, consents. */
+/* Tests of certificate-key pairs, providers, applications and bindings, consents, through
+ * store.h on either backend (sqlite_oauth.c, pg_oauth.c; see testdb.h). */
 #include "testdb.h"
 
 #include <pthread.h>
@@ -405,5 +405,5 @@ int main(void)
         cmocka_unit_test(applications_and_bindings),
         cmocka_unit_test(consents),
     };
-    return cmocka_run_group_tests(tests, tdir_setup, tdir_teardown);
+    return TDB_RUN(tests);
 }

@@ -1,4 +1,5 @@
-/* Tests of src/store/sqlite_users.c (through store.h): users, groups, memberships. */
+/* Tests of users, groups and memberships through store.h, on either backend (sqlite_users.c,
+ * pg_users.c; see testdb.h). */
 #include "testdb.h"
 
 static void user_create_and_lookups(void **state)
@@ -334,5 +335,5 @@ int main(void)
         cmocka_unit_test(groups_and_memberships),
         cmocka_unit_test(outer_transaction_wraps_calls),
     };
-    return cmocka_run_group_tests(tests, tdir_setup, tdir_teardown);
+    return TDB_RUN(tests);
 }

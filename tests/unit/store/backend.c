@@ -1,115 +1,52 @@
-/* Tests of src/store/sqlite.c: migrations, meta, transactions, concurrency, file mode. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+/* Tests of a backend's own part (src/store/sqlite.c, src/store/pg.c) on either backend (see
+ * testdb.h): migrations, meta, transactions, concurrent writers and migrators; and what only
+ * SQLite has: WAL, STRICT tables, the file's mode, a file that is not a database. */
+#include "testdb.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
-
-#include "store/store_int.h"
-
-static char dir[] = "/tmp/postern-sqlite-XXXXXX";
-static int counter;
-
-static int setup(void **state)
-{
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char path[512];
-    while (d && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    return rmdir(dir);
-}
-
-/* A fresh database file name for each test. */
-static void fresh_path(char *out, size_t n)
-{
-    snprintf(out, n, "%s/t%d.db", dir, ++counter);
-}
-
-static struct store *open_ok(const char *path)
-{
-    struct err e = {0};
-    struct store *s = store_open(path, &e);
-    if (!s)
-        fail_msg("store_open: %s", e.msg);
-    return s;
-}
-
-static void migrate_ok(struct store *s)
-{
-    struct err e = {0};
-    if (store_migrate(s, &e) < 0)
-        fail_msg("migrate: %s", e.msg);
-}
-
-/* Runs one integer query through a plain SQLite connection, bypassing the store. */
-static long long raw_int(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
-static void raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-}
 
 static void fresh_db_migrates_to_latest(void **state)
 {
     char path[512];
     struct err e = {0};
     int v = -1;
-    fresh_path(path, sizeof(path));
-    struct store *s = open_ok(path);
+    size_t n = 0;
+    struct store *s = tdb_empty(path);
+    tdb_migrations(s, &n);
     int latest = store_schema_latest(s);
-    assert_int_equal(latest, (int)store_sqlite_migrations_n);
+    assert_int_equal(latest, (int)n);
     assert_int_equal(store_schema_version(s, &v, &e), 0);
     assert_int_equal(v, 0);
-    migrate_ok(s);
+    OK(store_migrate(s, &e));
     assert_int_equal(store_schema_version(s, &v, &e), 0);
     assert_int_equal(v, latest);
     store_close(s);
 
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM schema_version"), latest);
-    assert_int_equal(raw_int(path, "SELECT min(applied_at) > 1700000000 FROM schema_version"), 1);
+    assert_int_equal(tdb_int(path, "SELECT count(*) FROM schema_version"), latest);
+    assert_int_equal(tdb_int(path, "SELECT min(applied_at) > 1700000000 FROM schema_version"), 1);
+    assert_int_equal(tdb_int(path, "SELECT count(*) FROM meta"), 0); /* the table exists */
+    if (tdb_is_url(path)) {
+        /* every column is BIGINT or TEXT (as SQLite's STRICT INTEGER and TEXT), in the
+         * schema of the URL (the first of its search_path), not in public */
+        assert_int_equal(tdb_int(path, "SELECT count(*) FROM information_schema.columns "
+                                       "WHERE table_schema = current_schema() "
+                                       "AND data_type NOT IN ('bigint', 'text')"),
+                         0);
+        assert_int_equal(tdb_int(path, "SELECT count(*) FROM information_schema.tables "
+                                       "WHERE table_schema = current_schema() "
+                                       "AND table_name IN ('schema_version', 'meta', 'users')"),
+                         3);
+        assert_int_equal(tdb_int(path, "SELECT current_schema() <> 'public'"), 1);
+        return;
+    }
     /* every table is STRICT */
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_list "
+    assert_int_equal(tdb_int(path, "SELECT count(*) FROM pragma_table_list "
                                    "WHERE schema = 'main' AND name NOT LIKE 'sqlite_%' "
                                    "AND strict = 0"),
                      0);
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_table_list WHERE name = 'meta'"),
+    assert_int_equal(tdb_int(path, "SELECT count(*) FROM pragma_table_list WHERE name = 'meta'"),
                      1);
     /* WAL is a property of the file */
     sqlite3 *db = NULL;
@@ -127,15 +64,15 @@ static void reopen_is_idempotent(void **state)
     char path[512];
     struct err e = {0};
     int v = -1;
-    fresh_path(path, sizeof(path));
-    struct store *s = open_ok(path);
-    migrate_ok(s);
-    migrate_ok(s);
+    size_t n = 0;
+    struct store *s = tdb_fresh(path);
+    tdb_migrations(s, &n);
+    OK(store_migrate(s, &e));
     assert_int_equal(store_meta_set(s, "k", SLICE_LIT("v"), &e), 0);
     store_close(s);
 
-    s = open_ok(path);
-    migrate_ok(s);
+    s = tdb_open(path);
+    OK(store_migrate(s, &e));
     assert_int_equal(store_schema_version(s, &v, &e), 0);
     assert_int_equal(v, store_schema_latest(s));
     struct buf b;
@@ -144,8 +81,7 @@ static void reopen_is_idempotent(void **state)
     assert_string_equal(b.p, "v");
     buf_free(&b);
     store_close(s);
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM schema_version"),
-                     (long long)store_sqlite_migrations_n);
+    assert_int_equal(tdb_int(path, "SELECT count(*) FROM schema_version"), (long long)n);
 }
 
 static void meta_round_trip(void **state)
@@ -153,9 +89,7 @@ static void meta_round_trip(void **state)
     char path[512];
     struct err e = {0};
     struct buf b;
-    fresh_path(path, sizeof(path));
-    struct store *s = open_ok(path);
-    migrate_ok(s);
+    struct store *s = tdb_fresh(path);
     buf_init(&b, 1024);
 
     assert_int_equal(store_meta_get(s, "instance", &b, &e), STORE_NOT_FOUND);
@@ -167,7 +101,7 @@ static void meta_round_trip(void **state)
     assert_int_equal(store_meta_get(s, "instance", &b, &e), 0);
     assert_string_equal(b.p, "two-longer");
     assert_int_equal(b.len, 10);
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM meta"), 1);
+    assert_int_equal(tdb_int(path, "SELECT count(*) FROM meta"), 1);
 
     /* the empty value is a value */
     assert_int_equal(store_meta_set(s, "empty", (struct slice){NULL, 0}, &e), 0);
@@ -191,9 +125,7 @@ static void meta_limits(void **state)
     char path[512], key[STORE_META_KEY_MAX + 2];
     struct err e = {0};
     struct buf b;
-    fresh_path(path, sizeof(path));
-    struct store *s = open_ok(path);
-    migrate_ok(s);
+    struct store *s = tdb_fresh(path);
 
     assert_int_equal(store_meta_set(s, "", SLICE_LIT("x"), &e), -1);
     memset(key, 'k', sizeof(key) - 1);
@@ -223,16 +155,15 @@ static void meta_limits(void **state)
 
 static void schema_newer_is_refused(void **state)
 {
-    char path[512], want[256];
+    char path[512], want[256], msg[TDB_MSG_MAX];
     struct err e = {0};
-    fresh_path(path, sizeof(path));
-    struct store *s = open_ok(path);
-    migrate_ok(s);
+    struct store *s = tdb_fresh(path);
     int latest = store_schema_latest(s);
     store_close(s);
 
-    raw_exec(path, "INSERT INTO schema_version VALUES (99, 'from the future', 1)");
-    s = open_ok(path);
+    if (tdb_exec(path, "INSERT INTO schema_version VALUES (99, 'from the future', 1)", msg) < 0)
+        fail_msg("%s", msg);
+    s = tdb_open(path);
     assert_int_equal(store_migrate(s, &e), -1);
     assert_int_equal(e.code, STORE_E_SCHEMA_NEWER);
     snprintf(want, sizeof(want),
@@ -254,9 +185,7 @@ static void tx_rollback_leaves_no_row(void **state)
     char path[512];
     struct err e = {0};
     struct buf b;
-    fresh_path(path, sizeof(path));
-    struct store *s = open_ok(path);
-    migrate_ok(s);
+    struct store *s = tdb_fresh(path);
     buf_init(&b, 64);
 
     assert_int_equal(store_tx_begin(s, &e), 0);
@@ -264,12 +193,12 @@ static void tx_rollback_leaves_no_row(void **state)
     assert_int_equal(store_meta_get(s, "ghost", &b, &e), 0); /* visible inside */
     assert_int_equal(store_tx_rollback(s, &e), 0);
     assert_int_equal(store_meta_get(s, "ghost", &b, &e), STORE_NOT_FOUND);
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM meta"), 0);
+    assert_int_equal(tdb_int(path, "SELECT count(*) FROM meta"), 0);
 
     assert_int_equal(store_tx_begin(s, &e), 0);
     assert_int_equal(store_meta_set(s, "kept", SLICE_LIT("1"), &e), 0);
     assert_int_equal(store_tx_commit(s, &e), 0);
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM meta"), 1);
+    assert_int_equal(tdb_int(path, "SELECT count(*) FROM meta"), 1);
 
     /* misuse is refused, not silently accepted */
     assert_int_equal(store_tx_commit(s, &e), -1);
@@ -284,7 +213,7 @@ static void tx_rollback_leaves_no_row(void **state)
     assert_int_equal(store_meta_set(s, "lost", SLICE_LIT("1"), &e), 0);
     buf_free(&b);
     store_close(s);
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM meta WHERE key = 'lost'"), 0);
+    assert_int_equal(tdb_int(path, "SELECT count(*) FROM meta WHERE key = 'lost'"), 0);
 }
 
 static void failed_migration_rolls_back(void **state)
@@ -292,27 +221,37 @@ static void failed_migration_rolls_back(void **state)
     char path[512];
     struct err e = {0};
     int v = -1;
+    size_t n = 0;
+    struct store *s = tdb_empty(path);
+    const struct store_migration *m = tdb_migrations(s, &n);
+    bool pg = tdb_store_is_pg(s);
     const struct store_migration list[] = {
-        store_sqlite_migrations[0],
-        {2, "broken", "CREATE TABLE half (x INTEGER) STRICT; INSERT INTO nosuch VALUES (1);"},
+        m[0],
+        {2, "broken",
+         pg ? "CREATE TABLE half (x BIGINT); INSERT INTO nosuch VALUES (1);"
+            : "CREATE TABLE half (x INTEGER) STRICT; INSERT INTO nosuch VALUES (1);"},
     };
-    fresh_path(path, sizeof(path));
-    struct store *s = open_ok(path);
-    assert_int_equal(store_sqlite_migrate_list(s, list, 2, &e), -1);
+    assert_int_equal(tdb_migrate_list(s, list, 2, &e), -1);
     assert_non_null(strstr(e.msg, "migration 2 (broken)"));
     assert_non_null(strstr(e.msg, "nosuch"));
     assert_int_equal(store_schema_version(s, &v, &e), 0);
     assert_int_equal(v, 1);
     store_close(s);
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'half'"), 0);
+    assert_int_equal(tdb_int(path, pg ? "SELECT count(*) FROM information_schema.tables "
+                                        "WHERE table_schema = current_schema() "
+                                        "AND table_name = 'half'"
+                                      : "SELECT count(*) FROM sqlite_schema WHERE name = 'half'"),
+                     0);
 
     /* a list with a gap is a programming error, caught before anything runs */
-    const struct store_migration gap[] = {store_sqlite_migrations[0], {3, "gap", "SELECT 1"}};
-    s = open_ok(path);
-    assert_int_equal(store_sqlite_migrate_list(s, gap, 2, &e), -1);
+    const struct store_migration gap[] = {m[0], {3, "gap", "SELECT 1"}};
+    s = tdb_open(path);
+    assert_int_equal(tdb_migrate_list(s, gap, 2, &e), -1);
     assert_non_null(strstr(e.msg, "numbered 3"));
     store_close(s);
 }
+
+/* ---- SQLite only ---------------------------------------------------------------------- */
 
 static void file_mode_is_0600(void **state)
 {
@@ -320,9 +259,7 @@ static void file_mode_is_0600(void **state)
     struct stat st;
     struct err e = {0};
     mode_t old = umask(0);
-    fresh_path(path, sizeof(path));
-    struct store *s = open_ok(path);
-    migrate_ok(s);
+    struct store *s = tdb_fresh(path);
     assert_int_equal(store_meta_set(s, "k", SLICE_LIT("v"), &e), 0);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
@@ -333,7 +270,7 @@ static void file_mode_is_0600(void **state)
 
     /* an existing database readable by others is tightened */
     assert_int_equal(chmod(path, 0644), 0);
-    s = open_ok(path);
+    s = tdb_open(path);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
     store_close(s);
@@ -344,7 +281,7 @@ static void not_a_database(void **state)
 {
     char path[512];
     struct err e = {0};
-    fresh_path(path, sizeof(path));
+    tdb_new(path);
     int fd = open(path, O_CREAT | O_WRONLY, 0600);
     assert_true(fd >= 0);
     char junk[4096];
@@ -410,9 +347,7 @@ static void threads_write_concurrently(void **state)
     pthread_t t[WRITERS];
     struct worker w[WRITERS];
     pthread_barrier_t start;
-    fresh_path(path, sizeof(path));
-    struct store *s = open_ok(path);
-    migrate_ok(s);
+    struct store *s = tdb_fresh(path);
 
     pthread_barrier_init(&start, NULL, WRITERS);
     for (int i = 0; i < WRITERS; i++) {
@@ -426,16 +361,23 @@ static void threads_write_concurrently(void **state)
     }
     pthread_barrier_destroy(&start);
     store_close(s);
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM meta"), WRITERS * WRITES_EACH);
+    assert_int_equal(tdb_int(path, "SELECT count(*) FROM meta"), WRITERS * WRITES_EACH);
 }
 
-/* Three steps that fail when run twice (CREATE TABLE without IF NOT EXISTS). */
-static const struct store_migration race_list[] = {
+/* Three steps that fail when run twice (CREATE TABLE without IF NOT EXISTS), in each dialect. */
+static const struct store_migration race_sqlite[] = {
     {1, "base",
      "CREATE TABLE schema_version (version INTEGER PRIMARY KEY NOT NULL, "
      "name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT;"},
     {2, "a", "CREATE TABLE a (x INTEGER) STRICT;"},
     {3, "b", "CREATE TABLE b (x INTEGER) STRICT; INSERT INTO a VALUES (1);"},
+};
+static const struct store_migration race_pg[] = {
+    {1, "base",
+     "CREATE TABLE schema_version (version BIGINT PRIMARY KEY NOT NULL, "
+     "name TEXT NOT NULL, applied_at BIGINT NOT NULL);"},
+    {2, "a", "CREATE TABLE a (x BIGINT);"},
+    {3, "b", "CREATE TABLE b (x BIGINT); INSERT INTO a VALUES (1);"},
 };
 
 static void *migrator(void *arg)
@@ -444,7 +386,8 @@ static void *migrator(void *arg)
     struct err e = {0};
     pthread_barrier_wait(w->start);
     struct store *s = store_open(w->path, &e);
-    if (!s || store_sqlite_migrate_list(s, race_list, UTIL_ARRAY_LEN(race_list), &e) < 0) {
+    const struct store_migration *list = s && tdb_store_is_pg(s) ? race_pg : race_sqlite;
+    if (!s || tdb_migrate_list(s, list, UTIL_ARRAY_LEN(race_pg), &e) < 0) {
         w->failures++;
         snprintf(w->msg, sizeof(w->msg), "%s", e.msg);
     }
@@ -459,7 +402,7 @@ static void simultaneous_starts_migrate_once(void **state)
         pthread_t t[WRITERS];
         struct worker w[WRITERS];
         pthread_barrier_t start;
-        fresh_path(path, sizeof(path));
+        tdb_new(path);
         pthread_barrier_init(&start, NULL, WRITERS);
         for (int i = 0; i < WRITERS; i++) {
             w[i] = (struct worker){.path = path, .start = &start, .id = i};
@@ -471,14 +414,14 @@ static void simultaneous_starts_migrate_once(void **state)
                 fail_msg("round %d, migrator %d: %s", round, i, w[i].msg);
         }
         pthread_barrier_destroy(&start);
-        assert_int_equal(raw_int(path, "SELECT count(*) FROM schema_version"), 3);
-        assert_int_equal(raw_int(path, "SELECT count(*) FROM a"), 1);
+        assert_int_equal(tdb_int(path, "SELECT count(*) FROM schema_version"), 3);
+        assert_int_equal(tdb_int(path, "SELECT count(*) FROM a"), 1);
     }
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest both[] = {
         cmocka_unit_test(fresh_db_migrates_to_latest),
         cmocka_unit_test(reopen_is_idempotent),
         cmocka_unit_test(meta_round_trip),
@@ -486,10 +429,14 @@ int main(void)
         cmocka_unit_test(schema_newer_is_refused),
         cmocka_unit_test(tx_rollback_leaves_no_row),
         cmocka_unit_test(failed_migration_rolls_back),
-        cmocka_unit_test(file_mode_is_0600),
-        cmocka_unit_test(not_a_database),
         cmocka_unit_test(threads_write_concurrently),
         cmocka_unit_test(simultaneous_starts_migrate_once),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest sqlite_only[] = {
+        cmocka_unit_test(file_mode_is_0600),
+        cmocka_unit_test(not_a_database),
+    };
+    if (tdb_pg())
+        return tdb_run(both, UTIL_ARRAY_LEN(both), NULL, 0);
+    return tdb_run(both, UTIL_ARRAY_LEN(both), sqlite_only, UTIL_ARRAY_LEN(sqlite_only));
 }
