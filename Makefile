@@ -55,6 +55,7 @@ bench:
 	bench/http/run
 	bench/idp/run
 	bench/gate/run
+	bench/nodes/run
 
 format:
 	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'fuzz/*.c' 'bench/*.c')

@@ -6,6 +6,7 @@
  *   /cdn-cgi/access/logout              (app or team domain) ends the session everywhere.
  */
 #include "access/gate_int.h"
+#include "access/unavailable.h"
 
 #include <string.h>
 
@@ -70,14 +71,16 @@ static void authz_work(void *arg)
 static void authz_done(struct http_req *r, void *arg)
 {
     struct authz_job *j = arg;
+    if (j->rc < 0) {
+        gate_page_failure(j->g, r, "authorized", &j->e, "This sign-in link has expired",
+                          "Open the application again to sign in.");
+        authz_free(j);
+        return;
+    }
     if (j->rc != 0) {
-        if (j->rc < 0) {
-            log_error("access: authorized: %s", j->e.msg);
-        } else {
-            log_warn("access: authorized from %s: one-time token refused (%d)",
-                     http_req_remote_ip(r), j->rc);
-        }
-        gate_page_error(j->g, r, j->rc < 0 ? 500 : 400, "This sign-in link has expired",
+        log_warn("access: authorized from %s: one-time token refused (%d)", http_req_remote_ip(r),
+                 j->rc);
+        gate_page_error(j->g, r, 400, "This sign-in link has expired",
                         "Open the application again to sign in.");
         authz_free(j);
         return;
@@ -164,7 +167,8 @@ struct logout_job {
     struct gate_snap *snap;
     char session_id[STORE_ID_SIZE];
     int64_t expires_at;
-    bool team; /* team domain: the logged-out page; app domain: on to the team's logout */
+    int64_t token_exp; /* of the cookie's token: how long this node must refuse it */
+    bool team;         /* team domain: the logged-out page; app domain: on to the team's logout */
     int rc;
     struct err e;
 };
@@ -210,9 +214,16 @@ static void logout_reply(struct access_gate *g, struct http_req *r, struct gate_
 static void logout_done(struct http_req *r, void *arg)
 {
     struct logout_job *j = arg;
-    if (j->rc < 0) {
-        log_error("access: logout: %s", j->e.msg);
-    } else if (j->rc == 0) {
+    if (j->rc < 0 && gate_failure_log("logout", &j->e)) {
+        /* The other nodes cannot learn of this logout now: say so and keep the cookie, so
+         * that the logout can be tried again; this node refuses the session meanwhile. */
+        gate_revoked_add(j->g, j->session_id, j->token_exp);
+        web_respond_unavailable(j->g->web, r);
+        gate_snap_put(j->snap);
+        free(j);
+        return;
+    }
+    if (j->rc == 0) {
         gate_revoked_add(j->g, j->session_id, j->expires_at); /* this node: at once */
         log_info("access: session ended (logout)");
     }
@@ -230,11 +241,13 @@ static void logout(struct access_gate *g, struct http_req *r, struct gate_snap *
     json_t *claims = NULL;
     struct err e = {0};
     const char *sid = NULL;
+    json_int_t exp = 0;
     if (http_req_cookie(r, GATE_COOKIE, &cookie)) {
         struct jose_jwt_expect x = {
             .iss = snap->cfg.team.text, .aud = aud_z, .leeway = JOSE_JWT_MAX_LEEWAY};
         if (jose_jwt_verify(cookie, snap->jwks, &x, &claims, &e) == 0) {
             sid = json_string_value(json_object_get(claims, "identity_nonce"));
+            exp = json_integer_value(json_object_get(claims, "exp"));
         }
     }
     (void)type;
@@ -248,6 +261,7 @@ static void logout(struct access_gate *g, struct http_req *r, struct gate_snap *
     j->snap = snap;
     __atomic_add_fetch(&snap->refs, 1, __ATOMIC_RELAXED);
     snprintf(j->session_id, sizeof j->session_id, "%s", sid);
+    j->token_exp = (int64_t)exp;
     j->team = team;
     json_decref(claims);
     if (http_defer(r, logout_work, logout_done, j) != 0) {

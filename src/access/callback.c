@@ -11,6 +11,7 @@
  *    goes on to the application with a one-time token; else the access-denied page.
  */
 #include "access/gate_int.h"
+#include "access/unavailable.h"
 
 #include <string.h>
 
@@ -54,8 +55,8 @@ static void take_work(void *arg)
 {
     struct cb_job *j = arg;
     struct store *s = store_thread(&j->e);
-    j->rc = s ? store_access_state_take(s, slice_z(j->state), slice_z(j->binding), &j->st, &j->e)
-              : -1;
+    j->rc =
+        s ? store_access_state_take(s, slice_z(j->state), slice_z(j->binding), &j->st, &j->e) : -1;
 }
 
 static void exchange_done(struct access_rp_result *res, void *arg);
@@ -63,15 +64,19 @@ static void exchange_done(struct access_rp_result *res, void *arg);
 static void take_done(struct http_req *r, void *arg)
 {
     struct cb_job *j = arg;
+    if (j->rc < 0) {
+        /* Not the browser's fault, and the state was not taken: the same callback URL works
+         * once the store answers again. */
+        gate_page_failure(j->g, r, "callback", &j->e, "Sign-in failed",
+                          "Please try again in a moment.");
+        cb_free(j);
+        return;
+    }
     if (j->rc != 0) {
-        if (j->rc < 0) {
-            log_error("access: callback: %s", j->e.msg);
-        } else {
-            log_warn("access: callback from %s: state %s", http_req_remote_ip(r),
-                     j->rc == STORE_REUSED    ? "used twice"
-                     : j->rc == STORE_EXPIRED ? "expired"
-                                              : "unknown or from another browser");
-        }
+        log_warn("access: callback from %s: state %s", http_req_remote_ip(r),
+                 j->rc == STORE_REUSED    ? "used twice"
+                 : j->rc == STORE_EXPIRED ? "expired"
+                                          : "unknown or from another browser");
         restart_page(j->g, r,
                      j->rc == STORE_EXPIRED
                          ? "The sign-in took too long. Go back to the application and try again."
@@ -240,8 +245,8 @@ static void session_work(void *arg)
     j->rc = store_access_session_create(s, slice_z(j->session_token), &x, &j->e);
     if (j->rc == 0) {
         snprintf(j->session_id, sizeof j->session_id, "%s", x.id);
-        j->org_token = gate_token_mint(j->snap, GATE_TOKEN_ORG, j->snap->cfg.team.host,
-                                       j->identity, x.id, j->expires_at, &j->e);
+        j->org_token = gate_token_mint(j->snap, GATE_TOKEN_ORG, j->snap->cfg.team.host, j->identity,
+                                       x.id, j->expires_at, &j->e);
         j->rc = j->org_token ? 0 : -1;
     }
     x.identity = NULL;
@@ -254,8 +259,8 @@ static void session_done(struct http_req *r, void *arg)
 {
     struct cb_job *j = arg;
     if (j->rc != 0) {
-        log_error("access: session: %s", j->e.msg);
-        gate_page_error(j->g, r, 500, "Sign-in failed", "Please try again in a moment.");
+        gate_page_failure(j->g, r, "session", &j->e, "Sign-in failed",
+                          "Please try again in a moment.");
         cb_free(j);
         return;
     }
@@ -323,8 +328,7 @@ void gate_team_callback(struct access_gate *g, struct http_req *r, struct gate_s
         restart_page(g, r, "The sign-in answer is incomplete.");
         return;
     }
-    if (!http_req_cookie(r, GATE_STATE_COOKIE, &binding) || binding.n == 0 ||
-        binding.n > 128) {
+    if (!http_req_cookie(r, GATE_STATE_COOKIE, &binding) || binding.n == 0 || binding.n > 128) {
         restart_page(g, r,
                      "This sign-in was started in another browser, or its cookie was blocked. "
                      "Go back to the application and try again.");

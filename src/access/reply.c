@@ -3,6 +3,7 @@
  * application, the one check of a redirect_url, cookies, and the pages people see.
  */
 #include "access/gate_int.h"
+#include "access/unavailable.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -115,6 +116,36 @@ void gate_json_error(struct http_req *r, int status, const char *message_z)
     http_resp_header(r, "Cache-Control", "no-store");
     http_respond(r, status, "application/json", text ? text : "{}", text ? strlen(text) : 2);
     free(text);
+}
+
+bool gate_failure_log(const char *what_z, const struct err *e)
+{
+    if (store_unavailable(e)) {
+        log_error("store unavailable: %s", e->msg);
+        return true;
+    }
+    log_error("access: %s: %s", what_z, e != NULL && e->msg[0] ? e->msg : "failed");
+    return false;
+}
+
+void gate_page_failure(struct access_gate *g, struct http_req *r, const char *what_z,
+                       const struct err *e, const char *title_z, const char *message_z)
+{
+    if (gate_failure_log(what_z, e)) {
+        web_respond_unavailable(g->web, r); /* a plain error page without g->web */
+    } else {
+        gate_page_error(g, r, 500, title_z, message_z);
+    }
+}
+
+void gate_json_failure(struct http_req *r, const char *what_z, const struct err *e)
+{
+    if (!gate_failure_log(what_z, e)) {
+        gate_json_error(r, 500, "server error");
+        return;
+    }
+    http_resp_header(r, "Retry-After", WEB_UNAVAILABLE_RETRY_S);
+    gate_json_error(r, WEB_UNAVAILABLE_STATUS, "temporarily unavailable");
 }
 
 bool gate_is_b64url(struct slice s)

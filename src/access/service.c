@@ -9,12 +9,13 @@
  * ID, as Cloudflare's) is signed once and reused while it has more than a minute to live.
  */
 #include "access/gate_int.h"
+#include "access/unavailable.h"
 
 #include <openssl/sha.h>
 #include <string.h>
 
-#define SERVICE_CACHE      64  /* verified pairs and signed tokens kept per thread */
-#define SERVICE_CACHE_S    60  /* a verified pair is trusted this long */
+#define SERVICE_CACHE      64   /* verified pairs and signed tokens kept per thread */
+#define SERVICE_CACHE_S    60   /* a verified pair is trusted this long */
 #define SERVICE_TOKEN_S    3600 /* life of the app token of a service token */
 #define SERVICE_SECRET_MAX 256
 
@@ -132,14 +133,15 @@ static void svc_forward(struct access_gate *g, struct http_req *r, const struct 
 static void svc_done(struct http_req *r, void *arg)
 {
     struct svc_job *j = arg;
+    if (j->rc < 0) {
+        gate_json_failure(r, "service token", &j->e);
+        svc_free(j);
+        return;
+    }
     if (j->rc != 0) {
-        if (j->rc < 0) {
-            log_error("access: service token: %s", j->e.msg);
-        } else {
-            log_warn("access: %s: service token refused from %s (%s)", j->ga->app->name,
-                     http_req_remote_ip(r), j->rc == STORE_EXPIRED ? "expired" : "unknown");
-        }
-        gate_json_error(r, j->rc < 0 ? 500 : 401, j->rc < 0 ? "server error" : "invalid service token");
+        log_warn("access: %s: service token refused from %s (%s)", j->ga->app->name,
+                 http_req_remote_ip(r), j->rc == STORE_EXPIRED ? "expired" : "unknown");
+        gate_json_error(r, 401, "invalid service token");
         svc_free(j);
         return;
     }

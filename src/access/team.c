@@ -12,6 +12,7 @@
  * by the CF_Access_State cookie.
  */
 #include "access/gate_int.h"
+#include "access/unavailable.h"
 
 #include <string.h>
 
@@ -62,8 +63,8 @@ static void ticket_done(struct http_req *r, void *arg)
 {
     struct ticket_job *j = arg;
     if (j->rc != 0) {
-        log_error("access: one-time token: %s", j->e.msg);
-        gate_page_error(j->g, r, 500, "Sign-in failed", "Please try again in a moment.");
+        gate_page_failure(j->g, r, "one-time token", &j->e, "Sign-in failed",
+                          "Please try again in a moment.");
     } else {
         struct buf url;
         buf_init(&url, ACCESS_URL_MAX + 128);
@@ -149,8 +150,8 @@ static void start_done(struct http_req *r, void *arg)
 {
     struct start_job *j = arg;
     if (j->rc != 0) {
-        log_error("access: login state: %s", j->e.msg);
-        gate_page_error(j->g, r, 500, "Sign-in failed", "Please try again in a moment.");
+        gate_page_failure(j->g, r, "login state", &j->e, "Sign-in failed",
+                          "Please try again in a moment.");
         start_job_free(j);
         return;
     }
@@ -301,8 +302,7 @@ void gate_team_login(struct access_gate *g, struct http_req *r, struct gate_snap
     struct buf p;
     buf_init(&p, GATE_REDIRECT_MAX + 2);
     gate_path_only(redirect, &p);
-    const struct access_app *app =
-        access_app_match(snap->cfg.apps, snap->cfg.napps, host_z, p.p);
+    const struct access_app *app = access_app_match(snap->cfg.apps, snap->cfg.napps, host_z, p.p);
     buf_free(&p);
     const struct gate_app *ga = gate_snap_app(snap, app);
     struct buf base;

@@ -81,7 +81,6 @@ int admin_apply_objects(struct store *s, const struct yaml_doc *doc,
 struct admin_import_stats {
     int meta, groups, users, keypairs, providers, applications;
     int access_idps, access_apps, service_tokens, access_keys;
-    int user_id_subs; /* providers whose sub_mode is user_id: their subjects change (below) */
 };
 
 /* The document of every configuration object of s (export.c says which, and what is left
@@ -90,9 +89,9 @@ struct admin_import_stats {
  * private keys, secrets and password hashes. */
 int admin_store_export(struct store *s, json_t **out, struct err *e);
 /* Writes the objects of an export document into s, which must be migrated and hold none of
- * them, in one transaction: all or nothing. Users get new ids (the store makes them): a
- * provider with sub_mode user_id gives its relying parties other subjects after a move
- * (counted in st->user_id_subs; every other mode keeps them). Bad input is refused before anything is written,
+ * them, in one transaction: all or nothing. Users keep their ids and uuids, so that every
+ * sub_mode gives the same subjects after a move. Bad input is refused before anything is
+ * written,
  * with the object and field named ("objects.users[2] (\"bob\").groups[0]: ..."). st may be
  * NULL. */
 int admin_store_import(struct store *s, const json_t *doc, struct admin_import_stats *st,

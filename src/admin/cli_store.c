@@ -366,13 +366,6 @@ static int store_import(const struct store_opts *o)
            "%d service tokens, %d gateway signing keys\n",
            st.meta, st.groups, st.users, st.keypairs, st.providers, st.applications, st.access_idps,
            st.access_apps, st.service_tokens, st.access_keys);
-    if (st.user_id_subs > 0) {
-        fprintf(stderr,
-                "postern: warning: %d provider(s) with sub_mode user_id: users have new ids in "
-                "this store, so their relying parties see new subjects (the other sub modes "
-                "keep theirs)\n",
-                st.user_id_subs);
-    }
     printf("not moved: sessions, codes, tokens, consents, login states, failed-login counters "
            "and events (users log in again)\n");
     return 0;

@@ -171,10 +171,10 @@ static int export_user(struct exp *x, json_t *arr, const struct store_user *u)
         return -1;
     }
     map_put(x->users, u->id, u->username);
-    json_t *o =
-        json_pack("{s:s, s:s, s:s, s:s, s:b, s:o, s:s, s:o}", "username", u->username, "uuid",
-                  u->uuid, "name", u->name, "email", u->email, "is_active", u->is_active,
-                  "attributes", attrs, "password_hash", u->password_hash, "groups", groups);
+    json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:b, s:o, s:s, s:o}", "username", u->username,
+                          "id", (json_int_t)u->id, "uuid", u->uuid, "name", u->name, "email",
+                          u->email, "is_active", u->is_active, "attributes", attrs, "password_hash",
+                          u->password_hash, "groups", groups);
     return append(x, arr, o, "user", u->username);
 }
 

@@ -255,9 +255,9 @@ static int user_groups(struct imp *x, const json_t *o, const char *where, int64_
 
 static int import_user(struct imp *x, const json_t *o, size_t i)
 {
-    static const char *const known[] = {"username",      "uuid",      "name",
-                                        "email",         "is_active", "attributes",
-                                        "password_hash", "groups",    NULL};
+    static const char *const known[] = {"username", "id",        "uuid",       "name",
+                                        "email",    "is_active", "attributes", "password_hash",
+                                        "groups",   NULL};
     char where[IMPORT_WHERE_MAX];
     struct store_user u = {0};
     const char *uuid;
@@ -271,7 +271,8 @@ static int import_user(struct imp *x, const json_t *o, size_t i)
     if (rc == 0 && strlen(uuid) != STORE_UUID_SIZE - 1) {
         rc = imp_bad(x, where, "uuid", "expected %d characters", STORE_UUID_SIZE - 1);
     }
-    if (rc != 0 || imp_str(x, o, where, "name", false, (const char **)&u.name) != 0 ||
+    if (rc != 0 || imp_int(x, o, where, "id", 1, INT64_MAX, &u.id) != 0 ||
+        imp_str(x, o, where, "name", false, (const char **)&u.name) != 0 ||
         imp_str(x, o, where, "email", false, (const char **)&u.email) != 0 ||
         imp_bool(x, o, where, "is_active", &u.is_active) != 0 ||
         imp_str(x, o, where, "password_hash", false, (const char **)&u.password_hash) != 0 ||
@@ -279,7 +280,7 @@ static int import_user(struct imp *x, const json_t *o, size_t i)
         return -1;
     }
     memcpy(u.uuid, uuid, STORE_UUID_SIZE);
-    if (store_user_create(x->s, &u, x->e) != 0) {
+    if (store_user_import(x->s, &u, x->e) != 0) {
         rc = err_prefix(x->e, "%s", where);
     }
     if (rc == 0) {
@@ -404,7 +405,6 @@ static int import_provider(struct imp *x, const json_t *o, size_t i)
     if (rc == 0) {
         json_object_set_new(x->provider_ids, p.name, json_integer(p.id));
         x->st.providers++;
-        x->st.user_id_subs += strcmp(p.sub_mode, "user_id") == 0;
     }
     free(p.redirect_uris);
     return rc;

@@ -80,8 +80,15 @@ void idp_respond_405(struct http_req *r, const char *allow_z)
     http_respond_error(r, 405, NULL);
 }
 
-void idp_respond_500(struct idp *idp, struct http_req *r, const char *what_z, const struct err *e)
+void idp_respond_failure(struct idp *idp, struct http_req *r, const char *what_z,
+                         const struct err *e)
 {
+    if (store_unavailable(e)) {
+        /* Not a bug: the database is down or overloaded; the store reconnects by itself. */
+        log_error("store unavailable: %s", e->msg);
+        web_respond_unavailable(idp->web, r);
+        return;
+    }
     log_error("idp: %s: %s", what_z, e->msg[0] ? e->msg : "failed");
     if (idp->web != NULL) {
         web_respond_error(idp->web, r, 500, "Something went wrong",
@@ -133,7 +140,7 @@ static void render_form(struct idp *idp, struct http_req *r, const struct form_v
         err_set(&e, 0, "the login page does not render");
         buf_free(&out);
         free(token);
-        idp_respond_500(idp, r, "login", &e);
+        idp_respond_failure(idp, r, "login", &e);
         return;
     }
     if (v->status == 429 && v->retry_after > 0) {
@@ -152,12 +159,12 @@ static void render_form(struct idp *idp, struct http_req *r, const struct form_v
 
 struct login_job {
     struct idp *idp;
-    bool post;      /* else: GET */
+    bool post;         /* else: GET */
     bool skip_session; /* GET without a session cookie to check (or prompt=login) */
-    char *app_name; /* result: the application the login is for, or NULL */
-    char *next;     /* validated */
-    char *login;    /* POST */
-    char *password; /* POST; a secret, wiped */
+    char *app_name;    /* result: the application the login is for, or NULL */
+    char *next;        /* validated */
+    char *login;       /* POST */
+    char *password;    /* POST; a secret, wiped */
     size_t password_len;
     char *hint; /* GET: login_hint */
     char ip[64];
@@ -257,7 +264,7 @@ static void login_done(struct http_req *r, void *arg)
                           .username = j->post ? j->login : j->hint,
                           .status = 200};
     if (j->res == IDP_LOGIN_ERROR) {
-        idp_respond_500(idp, r, "login", &j->e);
+        idp_respond_failure(idp, r, "login", &j->e);
     } else if (!j->post && j->session_valid) {
         http_redirect(r, 302, j->next);
     } else if (!j->post) {

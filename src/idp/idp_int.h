@@ -18,8 +18,11 @@ char *idp_param_dup(const char *v, size_t max, bool *too_long);
 bool idp_path_is(const char *path_z, const char *flow_path_z);
 /* Answers 405 with Allow. */
 void idp_respond_405(struct http_req *r, const char *allow_z);
-/* Answers 500 after logging what went wrong (never a secret: store / crypto messages). */
-void idp_respond_500(struct idp *idp, struct http_req *r, const char *what_z, const struct err *e);
+/* Answers a failure after logging it once (never a secret: store / crypto messages): 503 with
+ * Retry-After and the "Temporarily unavailable" page when the store cannot be reached
+ * (store_unavailable), else 500. */
+void idp_respond_failure(struct idp *idp, struct http_req *r, const char *what_z,
+                         const struct err *e);
 
 /* Initialises libsodium and makes the dummy hash now (at start) rather than during the first
  * login of an unknown user. False when libsodium is unusable. */

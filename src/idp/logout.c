@@ -96,7 +96,7 @@ static void respond_logged_out(struct idp *idp, struct http_req *r)
     } else {
         struct err e = {0};
         err_set(&e, 0, "the logged-out page does not render");
-        idp_respond_500(idp, r, "logout", &e);
+        idp_respond_failure(idp, r, "logout", &e);
     }
     buf_free(&out);
     free(login);
@@ -124,7 +124,7 @@ static void respond_confirm(struct idp *idp, struct http_req *r, const struct lo
     } else {
         struct err e = {0};
         err_set(&e, 0, "the logout page does not render");
-        idp_respond_500(idp, r, "logout", &e);
+        idp_respond_failure(idp, r, "logout", &e);
     }
     buf_free(&url);
     buf_free(&msg);
@@ -136,7 +136,7 @@ static void logout_done(struct http_req *r, void *arg)
     struct logout_job *j = arg;
     switch (j->state) {
     case LOGOUT_ERROR:
-        idp_respond_500(j->idp, r, "logout", &j->e);
+        idp_respond_failure(j->idp, r, "logout", &j->e);
         break;
     case LOGOUT_CONFIRM:
         respond_confirm(j->idp, r, j);

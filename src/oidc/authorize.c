@@ -79,6 +79,15 @@ static void redirect_error(struct authz_ctx *c, const char *error_z, const char 
     respond_to_client(c, names, values, UTIL_ARRAY_LEN(names));
 }
 
+/* A failure once the redirect URI is trusted: server_error to the client (RFC 6749
+ * 4.1.2.1), or temporarily_unavailable while the store cannot be reached. */
+static void redirect_failure(struct authz_ctx *c, const char *what_z, const struct err *e)
+{
+    bool down = oidc_failure_log(what_z, e);
+    redirect_error(c, down ? "temporarily_unavailable" : "server_error",
+                   down ? OIDC_UNAVAILABLE_DESC : NULL);
+}
+
 /* The authorize URL to come back to after the login page: the request's own parameters
  * (GET or POST alike) and a fresh marker. force: a signed-in user must authenticate again
  * (prompt=login, max_age), so the login page shows its form anyway. */
@@ -154,8 +163,8 @@ static bool policy_ok(struct authz_ctx *c)
     bool ok = false;
     if (store_app_bindings(c->s, c->app.id, &bl, &e) != 0 ||
         (bl.n > 0 && store_user_groups(c->s, c->auth.user.id, &gl, &e) != 0)) {
-        log_error("oidc: bindings of %s: %s", c->app.slug, e.msg);
-        oidc_reply_error_page(&c->j->reply, c->j->o, 500, "Something went wrong", NULL);
+        err_prefix(&e, "bindings of %s", c->app.slug);
+        oidc_reply_failure_page(&c->j->reply, c->j->o, "authorize", &e);
         goto done;
     }
     gids = xcalloc(gl.n + 1, sizeof *gids);
@@ -197,8 +206,8 @@ static void issue_code(struct authz_ctx *c)
     memcpy(code.session_id, c->auth.session.id, STORE_ID_SIZE);
     char *value = oidc_random_token(OIDC_CODE_BYTES);
     if (store_code_create(c->s, slice_z(value), &code, &e) != 0) {
-        log_error("oidc: code for %s: %s", c->a.client_id, e.msg);
-        redirect_error(c, "server_error", NULL);
+        err_prefix(&e, "code for %s", c->a.client_id);
+        redirect_failure(c, "authorize", &e);
         goto done;
     }
     json_t *ctx = json_object();
@@ -234,8 +243,9 @@ static bool load_request(struct authz_ctx *c)
         return false;
     }
     if (rc != 0 || oidc_redirects_parse(c->p.redirect_uris, &c->uris, &e) != 0) {
-        log_error("oidc: client %s: %s", c->a.client_id, e.msg);
-        oidc_reply_error_page(&j->reply, j->o, 500, "Something went wrong", NULL);
+        /* The redirect URI is not trusted yet: a page, never a redirect (4.1.2.1). */
+        err_prefix(&e, "client %s", c->a.client_id);
+        oidc_reply_failure_page(&j->reply, j->o, "authorize", &e);
         return false;
     }
     if (!oidc_redirect_allowed(&c->uris, c->a.redirect_uri)) {
@@ -269,8 +279,7 @@ void oidc_authorize_work(struct oidc_job *j)
     struct authz_ctx c = {.j = j};
     c.s = store_thread(&e);
     if (c.s == NULL) {
-        log_error("oidc: store: %s", e.msg);
-        oidc_reply_error_page(&j->reply, j->o, 500, "Something went wrong", NULL);
+        oidc_reply_failure_page(&j->reply, j->o, "store", &e);
         return;
     }
     if (!load_request(&c)) {
@@ -279,8 +288,7 @@ void oidc_authorize_work(struct oidc_job *j)
     if (j->cookie != NULL) {
         int rc = idp_auth_from_cookie(j->o->idp, c.s, slice_z(j->cookie), &c.auth, &e);
         if (rc < 0) {
-            log_error("oidc: session: %s", e.msg);
-            redirect_error(&c, "server_error", NULL);
+            redirect_failure(&c, "session", &e);
             goto done;
         }
         c.have_auth = rc == 0 && c.auth.user.is_active;
@@ -288,7 +296,7 @@ void oidc_authorize_work(struct oidc_job *j)
     if (!session_ok(&c) || !policy_ok(&c)) {
         goto done;
     }
-    switch (oidc_consent(j, c.s, &c.a, &c.p, &c.app, &c.auth)) {
+    switch (oidc_consent(j, c.s, &c.a, &c.p, &c.app, &c.auth, &e)) {
     case OIDC_CONSENT_GIVEN:
         issue_code(&c);
         break;
@@ -301,7 +309,7 @@ void oidc_authorize_work(struct oidc_job *j)
     case OIDC_CONSENT_SHOWN:
         break;
     case OIDC_CONSENT_ERROR:
-        redirect_error(&c, "server_error", NULL);
+        redirect_failure(&c, "consent", &e);
         break;
     }
 done:

@@ -181,3 +181,33 @@ void oidc_cache_put(struct oidc_cache *c, const char *slug_z, uint64_t gen,
         doc_unref(old[k]);
     }
 }
+
+bool oidc_cache_stale(struct oidc_cache *c, const char *slug_z, enum oidc_meta_kind kind,
+                      struct oidc_reply *r)
+{
+    struct meta_doc *d = NULL;
+    pthread_rwlock_wrlock(&c->lock);
+    struct meta_entry *e = find(c, slug_z);
+    if (e != NULL && e->doc[kind] != NULL) {
+        d = e->doc[kind];
+        __atomic_add_fetch(&d->refs, 1, __ATOMIC_ACQ_REL);
+        /* Renewed: served from the loop again until the next attempt, OIDC_META_TTL on. */
+        e->gen = oidc_cache_generation();
+        e->built_ms = util_mono_ms();
+    }
+    pthread_rwlock_unlock(&c->lock);
+    if (d == NULL) {
+        return false;
+    }
+    buf_reset(&r->body);
+    if (buf_append(&r->body, d->data, d->len) != 0) {
+        doc_unref(d);
+        buf_reset(&r->body);
+        return false;
+    }
+    oidc_meta_headers(r, kind, d->etag);
+    doc_unref(d);
+    r->status = 200;
+    r->content_type = "application/json";
+    return true;
+}

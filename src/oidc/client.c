@@ -82,7 +82,7 @@ done:
 }
 
 void oidc_client_reply_error(struct oidc_job *j, const struct oidc_client *c,
-                             enum oidc_client_rc rc)
+                             enum oidc_client_rc rc, const struct err *e)
 {
     switch (rc) {
     case OIDC_CLIENT_BAD_REQUEST:
@@ -90,7 +90,7 @@ void oidc_client_reply_error(struct oidc_job *j, const struct oidc_client *c,
                                "use exactly one client authentication method");
         break;
     case OIDC_CLIENT_ERROR:
-        oidc_reply_oauth_error(&j->reply, 500, "server_error", NULL);
+        oidc_reply_failure(&j->reply, "client", e);
         break;
     default:
         /* RFC 6749 5.2: 401, with WWW-Authenticate when the client used the header. */

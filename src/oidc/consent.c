@@ -16,7 +16,8 @@
 #define CSRF_PURPOSE  "consent"
 
 static enum oidc_consent_rc show_page(struct oidc_job *j, const struct oidc_authz *a,
-                                      const struct store_app *app, const struct idp_auth *auth)
+                                      const struct store_app *app, const struct idp_auth *auth,
+                                      struct err *e)
 {
     struct slice binding = slice_z(auth->session.id);
     char *csrf = idp_csrf_token(j->o->idp, binding, CSRF_PURPOSE);
@@ -48,44 +49,38 @@ static enum oidc_consent_rc show_page(struct oidc_job *j, const struct oidc_auth
         /* The POST answers with a redirect to the client's origin (web.h). */
         oidc_reply_page(&j->reply, 200, &page, WEB_FORM_REDIRECTS, NULL);
         rc = OIDC_CONSENT_SHOWN;
+    } else {
+        err_set(e, 0, "the consent page does not render");
     }
     buf_free(&page);
     free(csrf);
     return rc;
 }
 
-static enum oidc_consent_rc remember(struct oidc_job *j, struct store *s, unsigned scopes,
-                                     unsigned before, const struct store_provider *p,
-                                     const struct idp_auth *auth)
+static enum oidc_consent_rc remember(struct store *s, unsigned scopes, unsigned before,
+                                     const struct store_provider *p, const struct idp_auth *auth,
+                                     struct err *e)
 {
-    struct err e = {0};
     struct buf b;
     buf_init(&b, OIDC_SCOPE_MAX);
     oidc_scope_format(scopes | before, &b);
     struct store_consent c = {
         .user_id = auth->user.id, .provider_id = p->id, .scope = b.p ? b.p : "", .expires_at = 0};
-    int rc = store_consent_set(s, &c, &e);
+    int rc = store_consent_set(s, &c, e);
     buf_free(&b);
-    if (rc != 0) {
-        log_error("oidc: consent: %s", e.msg);
-        return OIDC_CONSENT_ERROR;
-    }
-    (void)j;
-    return OIDC_CONSENT_GIVEN;
+    return rc != 0 ? OIDC_CONSENT_ERROR : OIDC_CONSENT_GIVEN;
 }
 
 enum oidc_consent_rc oidc_consent(struct oidc_job *j, struct store *s, const struct oidc_authz *a,
                                   const struct store_provider *p, const struct store_app *app,
-                                  const struct idp_auth *auth)
+                                  const struct idp_auth *auth, struct err *e)
 {
     if (p->authorization_flow == NULL || strcmp(p->authorization_flow, EXPLICIT_FLOW) != 0) {
         return OIDC_CONSENT_GIVEN; /* implicit consent: the administrator consented */
     }
-    struct err e = {0};
     struct store_consent have = {0};
-    int rc = store_consent_get(s, auth->user.id, p->id, &have, &e);
+    int rc = store_consent_get(s, auth->user.id, p->id, &have, e);
     if (rc < 0) {
-        log_error("oidc: consent: %s", e.msg);
         return OIDC_CONSENT_ERROR;
     }
     unsigned before = 0;
@@ -100,7 +95,7 @@ enum oidc_consent_rc oidc_consent(struct oidc_job *j, struct store *s, const str
     if (decision != NULL && csrf != NULL && oidc_param_count(j, "decision") == 1 &&
         idp_csrf_check(j->o->idp, slice_z(auth->session.id), CSRF_PURPOSE, csrf)) {
         if (strcmp(decision, "allow") == 0) {
-            return remember(j, s, a->scopes, before, p, auth);
+            return remember(s, a->scopes, before, p, auth, e);
         }
         if (strcmp(decision, "deny") == 0) {
             return OIDC_CONSENT_DENIED;
@@ -113,5 +108,5 @@ enum oidc_consent_rc oidc_consent(struct oidc_job *j, struct store *s, const str
     if (a->prompt_flags & OIDC_PROMPT_NONE) {
         return OIDC_CONSENT_NEEDED;
     }
-    return show_page(j, a, app, auth);
+    return show_page(j, a, app, auth, e);
 }

@@ -99,8 +99,8 @@ void oidc_endsession_work(struct oidc_job *j)
         goto done;
     }
     if (rc != 0 || oidc_redirects_parse(p.redirect_uris, &uris, &e) != 0) {
-        log_error("oidc: end-session %s: %s", j->slug, e.msg);
-        oidc_reply_error_page(&j->reply, j->o, 500, "Something went wrong", NULL);
+        err_prefix(&e, "%s", j->slug);
+        oidc_reply_failure_page(&j->reply, j->o, "end-session", &e);
         goto done;
     }
     bool repeated = false;
@@ -124,8 +124,7 @@ void oidc_endsession_work(struct oidc_job *j)
     }
     if (j->cookie != NULL) {
         if (idp_logout(j->o->idp, s, slice_z(j->cookie), j->client_ip, &e) < 0) {
-            log_error("oidc: end-session: %s", e.msg);
-            oidc_reply_error_page(&j->reply, j->o, 500, "Something went wrong", NULL);
+            oidc_reply_failure_page(&j->reply, j->o, "end-session", &e);
             goto done;
         }
         char *clear = idp_session_cookie_clear(j->o->idp);

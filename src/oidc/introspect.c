@@ -76,14 +76,17 @@ void oidc_introspect_work(struct oidc_job *j)
     struct store_app app = {0};
     oidc_reply_header(&j->reply, "Cache-Control", "no-store");
     struct store *s = store_thread(&e);
-    if (s == NULL || !j->body_is_form) {
-        oidc_reply_oauth_error(&j->reply, s ? 400 : 500, s ? "invalid_request" : "server_error",
-                               s ? "send a form body" : NULL);
+    if (s == NULL) {
+        oidc_reply_failure(&j->reply, "store", &e);
+        return;
+    }
+    if (!j->body_is_form) {
+        oidc_reply_oauth_error(&j->reply, 400, "invalid_request", "send a form body");
         return;
     }
     enum oidc_client_rc crc = oidc_client_auth(j, s, &c, &e);
     if (crc != OIDC_CLIENT_OK) {
-        oidc_client_reply_error(j, &c, crc);
+        oidc_client_reply_error(j, &c, crc, &e);
         goto done;
     }
     const char *token = oidc_param(j, "token");
@@ -91,11 +94,16 @@ void oidc_introspect_work(struct oidc_job *j)
         oidc_reply_oauth_error(&j->reply, 400, "invalid_request", "token is missing");
         goto done;
     }
-    if (store_app_get_by_provider(s, c.p.id, &app, &e) != 0) {
+    int rc = store_app_get_by_provider(s, c.p.id, &app, &e);
+    if (rc < 0) {
+        /* Not "inactive": a resource server would refuse a valid token for good. */
+        oidc_reply_failure(&j->reply, "introspection", &e);
+        goto done;
+    }
+    if (rc != 0) {
         inactive(j);
         goto done;
     }
-    int rc;
     if (looks_like_jwt(token)) {
         rc = oidc_access_token_check(j->o, s, token, &at, &e);
         if (rc == 0 && at.provider.id == c.p.id) {
@@ -122,8 +130,7 @@ void oidc_introspect_work(struct oidc_job *j)
         }
     }
     if (rc < 0) {
-        log_error("oidc: introspection: %s", e.msg);
-        oidc_reply_oauth_error(&j->reply, 500, "server_error", NULL);
+        oidc_reply_failure(&j->reply, "introspection", &e);
         goto done;
     }
     inactive(j);

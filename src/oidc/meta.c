@@ -66,8 +66,17 @@ void oidc_meta_work(struct oidc_job *j)
         dump_into(oidc_discovery_json(j->o->idp->cfg.public_url, j->slug, ki.alg),
                   &docs[OIDC_META_DISCOVERY]) != 0 ||
         dump_into(keys_jwks_json(j->o->idp->keys, kids, &e), &docs[OIDC_META_JWKS]) != 0) {
-        log_error("oidc: documents of %s: %s", j->slug, e.msg);
-        oidc_reply_oauth_error(&j->reply, 500, "server_error", NULL);
+        /* Public documents that rarely change: while the store cannot be reached, the last
+         * ones built keep relying parties verifying tokens (issue 6: requests that do not
+         * need the database keep working). */
+        if (store_unavailable(&e) &&
+            oidc_cache_stale(j->o->cache, j->slug, (enum oidc_meta_kind)j->kind, &j->reply)) {
+            log_warn("store unavailable: %s (the documents of %s are served from memory)", e.msg,
+                     j->slug);
+            goto done;
+        }
+        err_prefix(&e, "documents of %s", j->slug);
+        oidc_reply_failure(&j->reply, "meta", &e);
         goto done;
     }
     oidc_cache_put(j->o->cache, j->slug, gen, docs);

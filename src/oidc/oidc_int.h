@@ -25,7 +25,9 @@ struct oidc {
 /* ---- replies: built on the worker, sent on the loop thread -------------------------- */
 
 #define OIDC_REPLY_HEADERS 8
-#define OIDC_JSON_MAX      (64 * 1024)
+/* error_description of temporarily_unavailable */
+#define OIDC_UNAVAILABLE_DESC "the server cannot reach its database; try again in a moment"
+#define OIDC_JSON_MAX         (64 * 1024)
 
 struct oidc_reply {
     int status;               /* 0: nothing was set, a 500 is sent */
@@ -54,6 +56,19 @@ void oidc_reply_page(struct oidc_reply *r, int status, struct buf *page, enum we
                      const char *origin_z);
 void oidc_reply_error_page(struct oidc_reply *r, const struct oidc *o, int status,
                            const char *title_z, const char *message_z);
+/* A failure of the work, logged once. When the store cannot be reached (store_unavailable:
+ * not a bug, and it passes), "store unavailable: <message>" and 503 with Retry-After and
+ * temporarily_unavailable (RFC 6749 4.1.2.1 names the code; the other endpoints use it too,
+ * with 503); otherwise "oidc: <what_z>: <message>" and 500 server_error. e may be NULL (a
+ * failure that is not the store's). */
+void oidc_reply_failure(struct oidc_reply *r, const char *what_z, const struct err *e);
+/* The same for a person: the "Temporarily unavailable" page (503) or "Something went wrong"
+ * (500). */
+void oidc_reply_failure_page(struct oidc_reply *r, const struct oidc *o, const char *what_z,
+                             const struct err *e);
+/* Logs a failure once, as above; true when the store was unreachable (the caller answers
+ * 503 / temporarily_unavailable its own way, e.g. in a redirect to the client). */
+bool oidc_failure_log(const char *what_z, const struct err *e);
 /* Sends r on the request (loop thread). */
 void oidc_reply_send(struct http_req *req, struct oidc_reply *r);
 
@@ -137,9 +152,10 @@ int oidc_client_lookup(struct store *s, const char *client_id_z, struct store_pr
                        struct err *e);
 int oidc_client_app(struct store *s, const struct store_provider *p, struct store_app *out,
                     struct err *e);
-/* Answers the failure rc in j->reply (token-style JSON). */
+/* Answers the failure rc in j->reply (token-style JSON); e: oidc_client_auth's error, for
+ * OIDC_CLIENT_ERROR (logged here: 500, or 503 while the store cannot be reached). */
 void oidc_client_reply_error(struct oidc_job *j, const struct oidc_client *c,
-                             enum oidc_client_rc rc);
+                             enum oidc_client_rc rc, const struct err *e);
 
 /* ---- issuing tokens (token.c, refresh) ---------------------------------------------- */
 
@@ -248,6 +264,12 @@ uint64_t oidc_cache_generation(void);
 /* Stores both documents of a slug (copied), built under generation gen. */
 void oidc_cache_put(struct oidc_cache *c, const char *slug_z, uint64_t gen,
                     const struct buf docs[OIDC_META_KINDS]);
+/* While the store cannot be reached: the last documents of a slug, whatever their age or
+ * generation, copied into r (with oidc_meta_headers), and kept for another OIDC_META_TTL
+ * seconds so that the next requests are served from the loop without a worker. false when
+ * the slug has none. */
+bool oidc_cache_stale(struct oidc_cache *c, const char *slug_z, enum oidc_meta_kind kind,
+                      struct oidc_reply *r);
 /* Headers of a document response (Cache-Control, ETag, CORS) on a reply. */
 void oidc_meta_headers(struct oidc_reply *r, enum oidc_meta_kind kind, const char *etag_z);
 /* '"' + 32 hex digits of SHA-256 + '"' */
@@ -270,11 +292,11 @@ enum oidc_consent_rc {
     OIDC_CONSENT_DENIED, /* the user pressed Deny: access_denied */
     OIDC_CONSENT_NEEDED, /* prompt=none and no remembered consent: consent_required */
     OIDC_CONSENT_SHOWN,  /* the consent page is in j->reply */
-    OIDC_CONSENT_ERROR,
+    OIDC_CONSENT_ERROR,  /* e says why (not logged) */
 };
 enum oidc_consent_rc oidc_consent(struct oidc_job *j, struct store *s, const struct oidc_authz *a,
                                   const struct store_provider *p, const struct store_app *app,
-                                  const struct idp_auth *auth);
+                                  const struct idp_auth *auth, struct err *e);
 
 /* The application of a slug and its provider: 0, STORE_NOT_FOUND (no such application, or
  * one without a provider) or -1. */

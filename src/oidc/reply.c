@@ -110,6 +110,39 @@ void oidc_reply_error_page(struct oidc_reply *r, const struct oidc *o, int statu
     buf_free(&page);
 }
 
+bool oidc_failure_log(const char *what_z, const struct err *e)
+{
+    if (store_unavailable(e)) {
+        log_error("store unavailable: %s", e->msg);
+        return true;
+    }
+    log_error("oidc: %s: %s", what_z, e != NULL && e->msg[0] ? e->msg : "failed");
+    return false;
+}
+
+void oidc_reply_failure(struct oidc_reply *r, const char *what_z, const struct err *e)
+{
+    if (!oidc_failure_log(what_z, e)) {
+        oidc_reply_oauth_error(r, 500, "server_error", NULL);
+        return;
+    }
+    oidc_reply_header(r, "Retry-After", WEB_UNAVAILABLE_RETRY_S);
+    oidc_reply_oauth_error(r, WEB_UNAVAILABLE_STATUS, "temporarily_unavailable",
+                           OIDC_UNAVAILABLE_DESC);
+}
+
+void oidc_reply_failure_page(struct oidc_reply *r, const struct oidc *o, const char *what_z,
+                             const struct err *e)
+{
+    if (!oidc_failure_log(what_z, e)) {
+        oidc_reply_error_page(r, o, 500, "Something went wrong", NULL);
+        return;
+    }
+    oidc_reply_header(r, "Retry-After", WEB_UNAVAILABLE_RETRY_S);
+    oidc_reply_error_page(r, o, WEB_UNAVAILABLE_STATUS, WEB_UNAVAILABLE_TITLE,
+                          WEB_UNAVAILABLE_MESSAGE);
+}
+
 void oidc_reply_send(struct http_req *req, struct oidc_reply *r)
 {
     if (r->status == 0) {

@@ -19,14 +19,17 @@ void oidc_revoke_work(struct oidc_job *j)
     struct store_token rt = {0};
     oidc_reply_header(&j->reply, "Cache-Control", "no-store");
     struct store *s = store_thread(&e);
-    if (s == NULL || !j->body_is_form) {
-        oidc_reply_oauth_error(&j->reply, s ? 400 : 500, s ? "invalid_request" : "server_error",
-                               s ? "send a form body" : NULL);
+    if (s == NULL) {
+        oidc_reply_failure(&j->reply, "store", &e);
+        return;
+    }
+    if (!j->body_is_form) {
+        oidc_reply_oauth_error(&j->reply, 400, "invalid_request", "send a form body");
         return;
     }
     enum oidc_client_rc crc = oidc_client_auth(j, s, &c, &e);
     if (crc != OIDC_CLIENT_OK) {
-        oidc_client_reply_error(j, &c, crc);
+        oidc_client_reply_error(j, &c, crc, &e);
         goto done;
     }
     const char *token = oidc_param(j, "token");
@@ -49,8 +52,7 @@ void oidc_revoke_work(struct oidc_job *j)
         }
     }
     if (rc < 0) {
-        log_error("oidc: revocation: %s", e.msg);
-        oidc_reply_oauth_error(&j->reply, 500, "server_error", NULL);
+        oidc_reply_failure(&j->reply, "revocation", &e);
         goto done;
     }
     j->reply.status = 200;

@@ -17,16 +17,30 @@ struct tok_ctx {
     const char *grant_type;
 };
 
-static void refuse(struct tok_ctx *c, const char *error_z, const char *desc_z)
+static void refused_event(struct tok_ctx *c, const char *error_z)
 {
-    int status = strcmp(error_z, "server_error") == 0 ? 500 : 400;
-    oidc_reply_oauth_error(&c->j->reply, status, error_z, desc_z);
     json_t *ctx = json_object();
     json_object_set_new(ctx, "client_id",
                         json_string(c->client.client_id ? c->client.client_id : ""));
     json_object_set_new(ctx, "grant_type", json_string(c->grant_type ? c->grant_type : ""));
     json_object_set_new(ctx, "error", json_string(error_z));
     oidc_event(c->j, c->s, "token_refused", NULL, c->app.slug, ctx);
+}
+
+static void refuse(struct tok_ctx *c, const char *error_z, const char *desc_z)
+{
+    oidc_reply_oauth_error(&c->j->reply, 400, error_z, desc_z);
+    refused_event(c, error_z);
+}
+
+/* A failure of the store or of signing (500 server_error, or 503 temporarily_unavailable
+ * while the store cannot be reached: then no event either, it could not be recorded). */
+static void fail(struct tok_ctx *c, const char *what_z, const struct err *e)
+{
+    oidc_reply_failure(&c->j->reply, what_z, e);
+    if (!store_unavailable(e)) {
+        refused_event(c, "server_error");
+    }
 }
 
 struct issued_ev {
@@ -59,8 +73,8 @@ static void issue_and_reply(struct tok_ctx *c, const struct oidc_grant *g,
         return;
     }
     if (rc != 0) {
-        log_error("oidc: issuing tokens for %s: %s", c->client.p.client_id, e.msg);
-        refuse(c, "server_error", NULL);
+        err_prefix(&e, "for %s", c->client.p.client_id);
+        fail(c, "issuing tokens", &e);
         return;
     }
     if (refresh_value != NULL) {
@@ -89,8 +103,7 @@ static int grant_user(struct tok_ctx *c, int64_t user_id, struct store_user *u)
     struct err e = {0};
     int rc = store_user_get_by_id(c->s, user_id, u, &e);
     if (rc < 0) {
-        log_error("oidc: user: %s", e.msg);
-        refuse(c, "server_error", NULL);
+        fail(c, "user", &e);
         return -1;
     }
     if (rc != 0 || !u->is_active) {
@@ -130,8 +143,7 @@ static void grant_code(struct tok_ctx *c)
     struct take_args ta = {.code = code, .provider_id = c->client.p.id, .rec = &rec};
     int rc = oidc_record_run(c->s, take_code, &ta, &e);
     if (rc < 0) {
-        log_error("oidc: code: %s", e.msg);
-        refuse(c, "server_error", NULL);
+        fail(c, "code", &e);
         goto done;
     }
     if (rc == STORE_REUSED) {
@@ -203,7 +215,7 @@ static void grant_refresh(struct tok_ctx *c)
     }
     int rc = store_token_get(c->s, slice_z(rt), &old, &e);
     if (rc < 0) {
-        refuse(c, "server_error", NULL);
+        fail(c, "refresh token", &e);
         goto done;
     }
     if (rc != 0 || old.kind != STORE_TOKEN_REFRESH || old.provider_id != c->client.p.id) {
@@ -229,8 +241,7 @@ static void grant_refresh(struct tok_ctx *c)
     rc = store_token_rotate(c->s, slice_z(rt), slice_z(fresh), c->client.p.id, sc.p,
                             util_now() + rttl, &nt, NULL, &e);
     if (rc < 0) {
-        log_error("oidc: rotation: %s", e.msg);
-        refuse(c, "server_error", NULL);
+        fail(c, "rotation", &e);
         goto done;
     }
     if (rc == STORE_REUSED) {
@@ -305,8 +316,7 @@ void oidc_token_work(struct oidc_job *j)
     oidc_reply_header(&j->reply, "Pragma", "no-cache");
     c.s = store_thread(&e);
     if (c.s == NULL) {
-        log_error("oidc: store: %s", e.msg);
-        oidc_reply_oauth_error(&j->reply, 500, "server_error", NULL);
+        oidc_reply_failure(&j->reply, "store", &e);
         return;
     }
     c.grant_type = oidc_param(j, "grant_type");
@@ -323,11 +333,12 @@ void oidc_token_work(struct oidc_job *j)
         }
     }
     enum oidc_client_rc crc = oidc_client_auth(j, c.s, &c.client, &e);
+    if (crc == OIDC_CLIENT_ERROR) {
+        fail(&c, "client", &e);
+        goto done;
+    }
     if (crc != OIDC_CLIENT_OK) {
-        if (crc == OIDC_CLIENT_ERROR) {
-            log_error("oidc: client: %s", e.msg);
-        }
-        oidc_client_reply_error(j, &c.client, crc);
+        oidc_client_reply_error(j, &c.client, crc, &e);
         json_t *ctx = json_object();
         json_object_set_new(ctx, "client_id",
                             json_string(c.client.client_id ? c.client.client_id : ""));
@@ -336,12 +347,12 @@ void oidc_token_work(struct oidc_job *j)
         goto done;
     }
     int rc = oidc_client_app(c.s, &c.client.p, &c.app, &e);
+    if (rc < 0) {
+        fail(&c, "application", &e);
+        goto done;
+    }
     if (rc != 0) {
-        if (rc < 0) {
-            log_error("oidc: application: %s", e.msg);
-        }
-        refuse(&c, rc < 0 ? "server_error" : "unauthorized_client",
-               "the client has no application");
+        refuse(&c, "unauthorized_client", "the client has no application");
         goto done;
     }
     if (c.grant_type == NULL) {

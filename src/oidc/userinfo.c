@@ -80,8 +80,7 @@ void oidc_userinfo_work(struct oidc_job *j)
         }
     }
     if (rc < 0) {
-        log_error("oidc: userinfo: %s", e.msg);
-        oidc_reply_oauth_error(&j->reply, 500, "server_error", NULL);
+        oidc_reply_failure(&j->reply, "userinfo", &e);
         goto done;
     }
     if (rc != 0) {
@@ -92,7 +91,7 @@ void oidc_userinfo_work(struct oidc_job *j)
     size_t unknown = 0;
     oidc_scope_parse(slice_z(at.rec.scope), &scopes, &unknown);
     if ((scopes & OIDC_SCOPE_PROFILE) && oidc_user_groups(s, u.id, &groups, &ngroups, &e) != 0) {
-        oidc_reply_oauth_error(&j->reply, 500, "server_error", NULL);
+        oidc_reply_failure(&j->reply, "userinfo groups", &e);
         goto done;
     }
     sub = oidc_sub(at.provider.sub_mode, &u, j->o->install_id);

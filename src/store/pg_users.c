@@ -55,18 +55,25 @@ static void fill_group(const PGresult *r, int row, void *rec)
 
 int pg_user_create(struct store *base, struct store_user *u, struct err *e)
 {
-    /* No last_insert_rowid: the new id comes back with the row. */
+    /* No last_insert_rowid: the new id comes back with the row. A given id (store_user_import)
+     * is kept; the identity's sequence is then moved past it, so that the next user created
+     * without one does not collide. */
     static const char sql[] =
         "INSERT INTO users (uuid, username, name, email, is_active, attributes, password_hash, "
-        "password_changed_at, created_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id";
+        "password_changed_at, created_at, updated_at, id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, "
+        "coalesce($10::bigint, nextval(pg_get_serial_sequence('users', 'id')))) RETURNING id";
+    static const char sql_seq[] = "SELECT setval(pg_get_serial_sequence('users', 'id'), "
+                                  "greatest((SELECT max(id) FROM users), 1))";
     int64_t now = util_now(), id = 0;
     int64_t changed = u->password_hash && u->password_hash[0] ? now : 0;
-    int rc = pg_get_int(pg(base), sql, &id, "user", e, "ttttbttii", u->uuid, u->username, u->name,
+    int rc = pg_get_int(pg(base), sql, &id, "user", e, "ttttbttiiI", u->uuid, u->username, u->name,
                         u->email, (int)u->is_active, or_z(u->attributes, "{}"), u->password_hash,
-                        changed, now);
+                        changed, now, u->id);
     if (rc != 0)
         return rc < 0 ? -1 : err_set(e, STORE_E_INTERNAL, "user: INSERT returned no id");
+    if (u->id > 0 && pg_run(pg(base), sql_seq, "user", NULL, e, "") < 0)
+        return -1;
     u->id = id;
     u->password_changed_at = changed;
     u->created_at = u->updated_at = now;

@@ -29,6 +29,7 @@ static const struct {
     {"users_username_key", "username already exists"},
     {"users_email", "email already used by another user"},
     {"users_uuid_key", "uuid already used by another user"},
+    {"users_pkey", "id already used by another user"},
     {"idp_groups_name_key", "group name already exists"},
     {"certificate_keypairs_name_key", "certificate-key pair name already exists"},
     {"certificate_keypairs_kid_key", "kid already used by another certificate-key pair"},
@@ -123,6 +124,10 @@ static void forget_statements(struct pg_store *s)
  * transaction a broken connection is an error: what the transaction did is lost. */
 static int ready(struct pg_store *s, struct err *e)
 {
+    /* A server restart ends idle sessions with a message on the socket: reading it (one
+     * non-blocking recv) finds such a connection dead before a statement fails on it. */
+    if (s->conn && s->depth == 0 && PQstatus(s->conn) == CONNECTION_OK)
+        PQconsumeInput(s->conn);
     if (s->conn && PQstatus(s->conn) == CONNECTION_OK) {
         if (s->depth > 0 && PQtransactionStatus(s->conn) == PQTRANS_INERROR)
             return err_set(e, STORE_E_STATE, "postgres: a call failed earlier in this "

@@ -51,13 +51,14 @@ int sq_user_create(struct store *base, struct store_user *u, struct err *e)
 {
     static const char sql[] =
         "INSERT INTO users (uuid, username, name, email, is_active, attributes, password_hash, "
-        "password_changed_at, created_at, updated_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)";
+        "password_changed_at, created_at, updated_at, id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)"; /* NULL id: the next one */
     struct sqlite_store *s = sq(base);
     int64_t now = util_now();
     int64_t changed = u->password_hash && u->password_hash[0] ? now : 0;
-    if (sq_run(s, sql, "user", NULL, e, "ttttbttii", u->uuid, u->username, u->name, u->email,
-               (int)u->is_active, or_z(u->attributes, "{}"), u->password_hash, changed, now) < 0)
+    if (sq_run(s, sql, "user", NULL, e, "ttttbttiiI", u->uuid, u->username, u->name, u->email,
+               (int)u->is_active, or_z(u->attributes, "{}"), u->password_hash, changed, now,
+               u->id) < 0)
         return -1;
     u->id = sqlite3_last_insert_rowid(s->db);
     u->password_changed_at = changed;

@@ -40,6 +40,7 @@ static const struct {
     {"users.email", "email already used by another user"},
     {"index 'users_email'", "email already used by another user"},
     {"users.uuid", "uuid already used by another user"},
+    {"users.id", "id already used by another user"},
     {"idp_groups.name", "group name already exists"},
     {"certificate_keypairs.name", "certificate-key pair name already exists"},
     {"certificate_keypairs.kid", "kid already used by another certificate-key pair"},

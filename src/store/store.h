@@ -731,6 +731,10 @@ int store_tx_lock(struct store *s, const char *name_z, struct err *e);
  * when it is empty (a given uuid is kept: store import). Duplicate username or email:
  * STORE_E_CONSTRAINT naming the field. */
 int store_user_create(struct store *s, struct store_user *u, struct err *e);
+/* store_user_create keeping u->id (> 0) as well as u->uuid: `postern store import`, so that a
+ * provider whose sub_mode is user_id gives the same subjects after a move. An id in use:
+ * STORE_E_CONSTRAINT. */
+int store_user_import(struct store *s, struct store_user *u, struct err *e);
 /* Updates the user u->id: username, name, email, is_active, attributes (NOT the password:
  * an update from a file that has no password must not erase one). Sets u->updated_at.
  * Returns 0, STORE_NOT_FOUND or -1. */

@@ -73,7 +73,15 @@ int store_check_json(const char *z, int type, const char *field, struct err *e)
 
 int store_user_create(struct store *s, struct store_user *u, struct err *e)
 {
+    u->id = 0; /* the store chooses */
+    return store_user_import(s, u, e);
+}
+
+int store_user_import(struct store *s, struct store_user *u, struct err *e)
+{
     bool generated = false;
+    if (u->id < 0)
+        return err_set(e, STORE_E_CONSTRAINT, "user id must be positive");
     if (!u->uuid[0]) {
         uuid_v4(u->uuid);
         generated = true;

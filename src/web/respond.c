@@ -89,3 +89,9 @@ void web_respond_error(const struct web *w, struct http_req *r, int status, cons
     web_respond_page(r, status, &page);
     buf_free(&page);
 }
+
+void web_respond_unavailable(const struct web *w, struct http_req *r)
+{
+    http_resp_header(r, "Retry-After", WEB_UNAVAILABLE_RETRY_S);
+    web_respond_error(w, r, WEB_UNAVAILABLE_STATUS, WEB_UNAVAILABLE_TITLE, WEB_UNAVAILABLE_MESSAGE);
+}

@@ -202,6 +202,18 @@ void web_respond_page_ex(struct http_req *r, int status, struct buf *page, enum 
 void web_respond_error(const struct web *w, struct http_req *r, int status, const char *title_z,
                        const char *message_z);
 
+/* The answer to a request that needs the database while it cannot be reached (the store's
+ * store_unavailable(): PostgreSQL down, SQLite locked past its timeout): 503 with Retry-After
+ * (RFC 9110 sections 15.6.4 and 10.2.3), so that people and clients try again rather than
+ * report a bug. The same words whichever role (IdP, OIDC, gateway) answers. */
+#define WEB_UNAVAILABLE_STATUS  503
+#define WEB_UNAVAILABLE_RETRY_S "5" /* Retry-After, seconds: about one reconnection attempt */
+#define WEB_UNAVAILABLE_TITLE   "Temporarily unavailable"
+#define WEB_UNAVAILABLE_MESSAGE                                                                    \
+    "Postern cannot reach its database. Please try again in a moment."
+/* Answers the error page with WEB_UNAVAILABLE_*, Retry-After included. */
+void web_respond_unavailable(const struct web *w, struct http_req *r);
+
 /* ---- the pages --------------------------------------------------------------------- */
 
 /* Every page function appends a whole document to out (<!doctype html>, lang="en", viewport,

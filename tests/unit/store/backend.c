@@ -116,6 +116,22 @@ static void meta_round_trip(void **state)
     assert_int_equal(store_meta_delete(s, "instance", &e), 0);
     assert_int_equal(store_meta_get(s, "instance", &b, &e), STORE_NOT_FOUND);
     assert_int_equal(store_meta_delete(s, "instance", &e), STORE_NOT_FOUND);
+
+    /* add: only when absent, and says which */
+    bool added = false;
+    assert_int_equal(store_meta_add(s, "secret", SLICE_LIT("first"), &added, &e), 0);
+    assert_true(added);
+    assert_int_equal(store_meta_add(s, "secret", SLICE_LIT("second"), &added, &e), 0);
+    assert_false(added);
+    assert_int_equal(store_meta_get(s, "secret", &b, &e), 0);
+    assert_string_equal(b.p, "first");
+
+    /* a named lock: only inside a transaction */
+    assert_int_equal(store_tx_lock(s, "postern.test", &e), -1);
+    assert_int_equal(e.code, STORE_E_STATE);
+    assert_int_equal(store_tx_begin(s, &e), 0);
+    assert_int_equal(store_tx_lock(s, "postern.test", &e), 0);
+    assert_int_equal(store_tx_commit(s, &e), 0);
     buf_free(&b);
     store_close(s);
 }

@@ -325,6 +325,36 @@ static void outer_transaction_wraps_calls(void **state)
     store_close(s);
 }
 
+/* store_user_import keeps the id (the sub of sub_mode user_id) and the uuid; a user created
+ * afterwards gets a fresh id (PostgreSQL: the identity sequence moved past the kept ids). */
+static void import_keeps_the_id(void **state)
+{
+    char path[512];
+    struct err e = {0};
+    struct store *s = tdb_fresh(path);
+    struct store_user u = {.username = "kept", .id = 4711, .is_active = true};
+    snprintf(u.uuid, sizeof(u.uuid), "%s", "6f1c7e2a-2b7d-4a3e-9c1b-0d2e3f4a5b6c");
+    OK(store_user_import(s, &u, &e));
+    assert_int_equal(u.id, 4711);
+    struct store_user got = {0};
+    OK(store_user_get_by_name(s, "kept", &got, &e));
+    assert_int_equal(got.id, 4711);
+    assert_string_equal(got.uuid, "6f1c7e2a-2b7d-4a3e-9c1b-0d2e3f4a5b6c");
+    int64_t next = tdb_user(s, "next", "");
+    assert_true(next > 4711);
+    struct store_user dup = {.username = "other", .id = 4711};
+    RC(-1, store_user_import(s, &dup, &e));
+    assert_string_equal(e.msg, "id already used by another user");
+    struct store_user neg = {.username = "neg", .id = -1};
+    RC(-1, store_user_import(s, &neg, &e));
+    /* store_user_create ignores a leftover id */
+    struct store_user again = {.username = "again", .id = 4711};
+    OK(store_user_create(s, &again, &e));
+    assert_true(again.id > next);
+    store_user_free(&got);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +364,7 @@ int main(void)
         cmocka_unit_test(user_update_password_list_delete),
         cmocka_unit_test(groups_and_memberships),
         cmocka_unit_test(outer_transaction_wraps_calls),
+        cmocka_unit_test(import_keeps_the_id),
     };
     return TDB_RUN(tests);
 }
