@@ -19,47 +19,23 @@ Every hop is followed like a browser (cookies per host name); *.localhost names 
 address, as Chromium resolves them (glibc does not). Exits non-zero with the reason on failure.
 """
 
-import html.parser
-import json
+import os
 import sys
 import urllib.parse
 
 import requests
-import urllib3.util.connection as u3conn
-from jwcrypto import jwk, jwt
+
+# The e2e tests' browser (tests/e2e/flows.py): the same scripted login as theirs.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests',
+                                'e2e'))
+import flows  # noqa: E402
 
 USER = 'alice'
 PASSWORD = 's3cret-pass'
 EMAIL = 'alice@example.com'
-LOGIN_PATH = '/if/flow/default-authentication-flow/'
-MAX_HOPS = 20
 TIMEOUT_S = 10
 
-_create = u3conn.create_connection
-
-
-def _create_localhost(address, *args, **kwargs):
-    host, port = address
-    if host == 'localhost' or host.endswith('.localhost'):
-        host = '127.0.0.1'
-    return _create((host, port), *args, **kwargs)
-
-
-u3conn.create_connection = _create_localhost
-
-
-class Forms(html.parser.HTMLParser):
-    def __init__(self, text):
-        super().__init__()
-        self.forms = []
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == 'form':
-            self.forms.append({'action': a.get('action', ''), 'fields': {}})
-        elif tag == 'input' and self.forms and a.get('name'):
-            self.forms[-1]['fields'][a['name']] = a.get('value', '')
+flows.localhost_is_loopback()
 
 
 def fail(msg):
@@ -67,35 +43,26 @@ def fail(msg):
     sys.exit(1)
 
 
+class Exit:
+    """Where flows reports a failure (a test's TestCase there): the exit, with the reason."""
+
+    @staticmethod
+    def fail(msg):
+        fail(msg)
+
+
 def browse(sess, url):
     """Follows redirects across host names, filling in the IdP's login form once. Returns the
     final response and the URLs visited."""
-    log = [url]
-    r = sess.get(url, allow_redirects=False, timeout=TIMEOUT_S)
-    posted = False
-    for _ in range(MAX_HOPS):
-        if r.status_code in (301, 302, 303, 307, 308):
-            url = urllib.parse.urljoin(url, r.headers['Location'])
-            r = sess.get(url, allow_redirects=False, timeout=TIMEOUT_S)
-            log.append(url)
-        elif r.status_code == 200 and LOGIN_PATH in url and not posted:
-            forms = Forms(r.text).forms
-            if len(forms) != 1:
-                fail('%d forms on the login page %s' % (len(forms), url))
-            data = dict(forms[0]['fields'], username=USER, password=PASSWORD)
-            url = urllib.parse.urljoin(url, forms[0]['action'])
-            r = sess.post(url, data=data, allow_redirects=False, timeout=TIMEOUT_S)
-            log.append('POST ' + url)
-            posted = True
-        else:
-            if not posted:
-                fail('never reached the login form: %r' % log)
-            return r, log
-    fail('too many redirects: %r' % log[-5:])
+    log = []
+    r = flows.browse(Exit, sess, url, USER, PASSWORD, log=log)
+    if not any(u.startswith('POST ') for u in log):
+        fail('never reached the login form: %r' % log)
+    return r, log
 
 
 def cookie(sess, name, host):
-    vals = [c.value for c in sess.cookies if c.name == name and c.domain.startswith(host)]
+    vals = flows.cookies(sess, name, host)
     if len(vals) != 1:
         fail('%d %s cookies for %s: %r' % (len(vals), name, host,
                                             [(c.domain, c.name) for c in sess.cookies]))
@@ -147,10 +114,7 @@ def check_gate(port, value):
     if seen.get('email') != EMAIL:
         fail('the origin got Cf-Access-Authenticated-User-Email %r' % seen.get('email'))
     certs = requests.get(team + '/cdn-cgi/access/certs', timeout=TIMEOUT_S).json()
-    keys = jwk.JWKSet.from_json(json.dumps({'keys': certs['keys']}))
-    t = jwt.JWT(jwt=seen.get('jwt', ''), key=keys, algs=['RS256', 'ES256'],
-                check_claims={'iss': team, 'exp': None})
-    claims = json.loads(t.claims)
+    claims = flows.app_token_claims(seen.get('jwt', ''), certs, team)
     if claims.get('email') != EMAIL or claims.get('type') != 'app' or \
             not isinstance(claims.get('aud'), list) or len(claims['aud']) != 1:
         fail('Cf-Access-Jwt-Assertion claims %r' % claims)

@@ -8,94 +8,43 @@ page, API clients, service tokens, bypass rules, and the attacks of issue 4: spo
 Cf-Access-* headers, state replay, another application's token, forged and expired tokens,
 open redirects through redirect_url, path tricks against a bypass rule."""
 
-import html.parser
-import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import flows  # noqa: E402
 import harness as h  # noqa: E402
 
 import requests  # noqa: E402
-import urllib3.util.connection as u3conn  # noqa: E402
-from jwcrypto import jwk, jwt  # noqa: E402
 
 PASSWORD = 's3cret-pass'
 
-# Every *.localhost name is the loopback address (as Chromium does); glibc does not know it.
-_create = u3conn.create_connection
-
-
-def _create_localhost(address, *args, **kwargs):
-    host, port = address
-    if host.endswith('.localhost'):
-        host = '127.0.0.1'
-    return _create((host, port), *args, **kwargs)
-
-
-u3conn.create_connection = _create_localhost
+flows.localhost_is_loopback()
 
 
 # ---- the origin: shows what it received, and checks the token like Cloudflare's docs -------
 
-class Origin:
+class Origin(flows.Origin):
     def __init__(self, team_url):
         self.team_url = team_url
         self.aud = None  # set once the gateway made the AUD tags
-        self.seen = []
-        origin = self
+        super().__init__(self.describe, methods=('GET', 'POST'))
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def log_message(self, *a):
-                pass
-
-            def answer(self):
-                n = int(self.headers.get('Content-Length') or 0)
-                body = self.rfile.read(n) if n else b''
-                doc = {'path': self.path, 'method': self.command,
-                       'headers': [[k, v] for k, v in self.headers.items()],
-                       'body': body.decode('latin-1'),
-                       'jwt': origin.check(self.headers.get('Cf-Access-Jwt-Assertion'))}
-                origin.seen.append(doc)
-                out = json.dumps(doc).encode()
-                self.send_response(200)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            do_GET = do_POST = answer
-
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def describe(self, req):
+        n = int(req.headers.get('Content-Length') or 0)
+        body = req.rfile.read(n) if n else b''
+        return {'path': req.path, 'method': req.command,
+                'headers': [[k, v] for k, v in req.headers.items()],
+                'body': body.decode('latin-1'),
+                'jwt': self.check(req.headers.get('Cf-Access-Jwt-Assertion'))}
 
     def check(self, token):
         """Cloudflare's recipe: keys from <team>/cdn-cgi/access/certs, verify the signature
         with the key of the token's kid, then aud and iss."""
-        if token is None:
-            return {'valid': False, 'why': 'no token'}
-        try:
-            certs = requests.get(self.team_url + '/cdn-cgi/access/certs', timeout=5).json()
-            keys = jwk.JWKSet.from_json(json.dumps({'keys': certs['keys']}))
-            t = jwt.JWT(jwt=token, key=keys, algs=['RS256', 'ES256'],
-                        check_claims={'iss': self.team_url, 'exp': None})
-            claims = json.loads(t.claims)
-            if self.aud is None or self.aud not in claims.get('aud', []):
-                return {'valid': False, 'why': 'aud %r' % claims.get('aud')}
-            return {'valid': True, 'claims': claims}
-        except Exception as ex:  # noqa: BLE001 (the reason is the result)
-            return {'valid': False, 'why': repr(ex)}
-
-    def stop(self):
-        self.httpd.shutdown()
+        return flows.check_app_token(self.team_url, token, self.aud)
 
 
 # ---- the installation --------------------------------------------------------------------------
@@ -190,42 +139,10 @@ class Setup:
         self.origin.stop()
 
 
-class Forms(html.parser.HTMLParser):
-    def __init__(self, text):
-        super().__init__()
-        self.forms = []
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == 'form':
-            self.forms.append({'action': a.get('action', ''), 'fields': {}})
-        elif tag == 'input' and self.forms and a.get('name'):
-            self.forms[-1]['fields'][a['name']] = a.get('value', '')
-
-
-def browse(t, sess, url, user='alice', password=PASSWORD, limit=20, log=None):
-    """Follows redirects like a browser, across host names, filling in the IdP's login form
-    when it shows up. Returns the final response; log gets every URL visited."""
-    log = log if log is not None else []
-    r = sess.get(url, allow_redirects=False, timeout=10)
-    log.append(url)
-    for _ in range(limit):
-        if r.status_code in (301, 302, 303, 307, 308):
-            url = urllib.parse.urljoin(url, r.headers['Location'])
-            r = sess.get(url, allow_redirects=False, timeout=10)
-            log.append(url)
-            continue
-        if r.status_code == 200 and '/if/flow/default-authentication-flow/' in url and user:
-            f = Forms(r.text).forms[0]
-            data = dict(f['fields'], username=user, password=password)
-            url = urllib.parse.urljoin(url, f['action'])
-            r = sess.post(url, data=data, allow_redirects=False, timeout=10)
-            log.append('POST ' + url)
-            user = None  # once
-            continue
-        return r
-    raise h.TestFailure('too many redirects: %r' % log[-5:])
+def browse(t, sess, url, user='alice', password=PASSWORD, log=None):
+    """flows.browse, logging in as user (None: the login form is not filled in, the login
+    page is the end)."""
+    return flows.browse(t, sess, url, user, password, log=log)
 
 
 def signed_in(t, s, sess=None, app='service', user='alice'):
@@ -234,11 +151,6 @@ def signed_in(t, s, sess=None, app='service', user='alice'):
     r = browse(t, sess, s.url(app), user=user, log=log)
     t.eq(r.status_code, 200, 'origin page after login: %s' % r.text[:300])
     return sess, r.json(), log
-
-
-def header(doc, name):
-    vals = [v for k, v in doc['headers'] if k.lower() == name.lower()]
-    return vals
 
 
 # ---- tests --------------------------------------------------------------------------------------
@@ -254,7 +166,7 @@ def walkthrough_login_reaches_the_origin_with_a_valid_token(t):
     t.contains(' '.join(log), '/cdn-cgi/access/login/service.localhost')
     t.contains(' '.join(log), '/cdn-cgi/access/callback?')
     t.contains(' '.join(log), '/cdn-cgi/access/authorized?token=')
-    t.eq(header(doc, 'Cf-Access-Authenticated-User-Email'), ['alice@example.com'])
+    t.eq(flows.header(doc, 'Cf-Access-Authenticated-User-Email'), ['alice@example.com'])
     t.ok(doc['jwt']['valid'], 'origin check: %r' % doc['jwt'])
     c = doc['jwt']['claims']
     t.eq(c['email'], 'alice@example.com')
@@ -293,7 +205,7 @@ def single_sign_on_to_a_second_application(t):
     t.eq(r.status_code, 200, 'second app: %s' % r.text[:200])
     t.ok(not any('auth.localhost' in u for u in log), 'went to the IdP again: %r' % log)
     s.origin.aud = s.auds['second']
-    t.ok(s.origin.check(r.json() and header(r.json(), 'Cf-Access-Jwt-Assertion')[0])['valid'])
+    t.ok(s.origin.check(r.json() and flows.header(r.json(), 'Cf-Access-Jwt-Assertion')[0])['valid'])
 
 
 @h.test
@@ -303,8 +215,7 @@ def logout_ends_the_session_in_every_application(t):
     sess, _, _ = signed_in(t, s)
     browse(t, sess, s.url('second'), user=None)
     stolen = sess.cookies.get('CF_Authorization', domain='second.localhost.local') or \
-        [c.value for c in sess.cookies if c.name == 'CF_Authorization'
-         and c.domain.startswith('second.localhost')][0]
+        flows.cookies(sess, 'CF_Authorization', 'second.localhost')[0]
     r = browse(t, sess, s.url('service', '/cdn-cgi/access/logout'), user=None)
     t.eq(r.status_code, 200)
     t.contains(r.text.lower(), 'logged out')
@@ -336,7 +247,7 @@ def a_user_the_policy_does_not_allow_sees_access_denied(t):
     t.ok(re.search(r'href="/cdn-cgi/access/static/postern\.css', r.text), 'no stylesheet link')
     t.eq(len(s.origin.seen), 0, 'an asset request reached the origin')
     _, doc, _ = signed_in(t, s, app='bob', user='bob')
-    t.eq(header(doc, 'Cf-Access-Authenticated-User-Email'), ['bob@example.com'])
+    t.eq(flows.header(doc, 'Cf-Access-Authenticated-User-Email'), ['bob@example.com'])
 
 
 @h.test
@@ -350,16 +261,16 @@ def spoofed_access_headers_never_reach_the_origin(t):
         'Cf-Access-Client-Id-Extra': 'x',
         'Cf_Access_Authenticated_User_Email': 'admin@example.com'})
     doc = r.json()
-    t.eq(header(doc, 'Cf-Access-Authenticated-User-Email'), ['alice@example.com'])
-    t.eq(len(header(doc, 'Cf-Access-Jwt-Assertion')), 1)
-    t.ne(header(doc, 'Cf-Access-Jwt-Assertion')[0], 'forged')
-    t.eq(header(doc, 'Cf_Access_Authenticated_User_Email'), [])
-    t.eq(header(doc, 'Cf-Access-Client-Id-Extra'), [])
+    t.eq(flows.header(doc, 'Cf-Access-Authenticated-User-Email'), ['alice@example.com'])
+    t.eq(len(flows.header(doc, 'Cf-Access-Jwt-Assertion')), 1)
+    t.ne(flows.header(doc, 'Cf-Access-Jwt-Assertion')[0], 'forged')
+    t.eq(flows.header(doc, 'Cf_Access_Authenticated_User_Email'), [])
+    t.eq(flows.header(doc, 'Cf-Access-Client-Id-Extra'), [])
     # And on a bypassed application: no identity at all, and no client copy either.
     r = requests.get(s.url('open'), headers={'Cf-Access-Authenticated-User-Email': 'x@y'})
     t.eq(r.status_code, 200)
-    t.eq(header(r.json(), 'Cf-Access-Authenticated-User-Email'), [])
-    t.eq(header(r.json(), 'Cf-Access-Jwt-Assertion'), [])
+    t.eq(flows.header(r.json(), 'Cf-Access-Authenticated-User-Email'), [])
+    t.eq(flows.header(r.json(), 'Cf-Access-Jwt-Assertion'), [])
 
 
 @h.test
@@ -405,7 +316,7 @@ def tokens_of_another_application_forged_or_tampered_are_refused(t):
     s = Setup()
     t.defer(s.close)
     sess, doc, _ = signed_in(t, s)
-    app_token = header(doc, 'Cf-Access-Jwt-Assertion')[0]
+    app_token = flows.header(doc, 'Cf-Access-Jwt-Assertion')[0]
     for bad in (app_token,  # myapp's token on another application
                 app_token[:-4] + ('AAAA' if not app_token.endswith('AAAA') else 'BBBB'),
                 'eyJhbGciOiJub25lIn0.eyJlbWFpbCI6ImFAYi5jIn0.',
@@ -414,44 +325,26 @@ def tokens_of_another_application_forged_or_tampered_are_refused(t):
                          allow_redirects=False)
         t.eq(r.status_code, 302, 'accepted: %r' % bad[:40])
     # The global session cookie is not an app token.
-    org = [c.value for c in sess.cookies if c.name == 'CF_Authorization'
-           and c.domain.startswith('team.localhost')][0]
+    org = flows.cookies(sess, 'CF_Authorization', 'team.localhost')[0]
     r = requests.get(s.url('service'), cookies={'CF_Authorization': org}, allow_redirects=False)
     t.eq(r.status_code, 302)
-
-
-def gateway_key(s):
-    """The gateway's current private key, read from its SQLite file (what an attacker who
-    could sign would hold): for tokens with a valid signature and bad claims."""
-    import sqlite3
-    db = sqlite3.connect(os.path.join(s.cfg['server']['data_dir'], 'postern.db'))
-    row = db.execute('SELECT k.kid, k.key_pem FROM access_keys a JOIN certificate_keypairs k '
-                     'ON k.name = a.keypair_name WHERE a.retired_at = 0').fetchone()
-    db.close()
-    return row[0], jwk.JWK.from_pem(row[1].encode())
-
-
-def sign(key, kid, claims):
-    tok = jwt.JWT(header={'alg': 'RS256', 'kid': kid, 'typ': 'JWT'}, claims=claims)
-    tok.make_signed_token(key)
-    return tok.serialize()
 
 
 @h.test
 def well_signed_tokens_with_bad_claims_are_refused(t):
     s = Setup()
     t.defer(s.close)
-    kid, key = gateway_key(s)
+    kid, key = flows.gateway_key(s.cfg['server']['data_dir'])
     now = int(time.time())
     good = {'aud': [s.auds['myapp']], 'email': 'mallory@example.com', 'iss': s.team,
             'type': 'app', 'identity_nonce': 'f' * 64, 'sub': 'm', 'iat': now, 'nbf': now,
             'exp': now + 600}
     def get(claims):
-        return requests.get(s.url('service'), cookies={'CF_Authorization': sign(key, kid, claims)},
-                            allow_redirects=False)
+        return requests.get(s.url('service'), allow_redirects=False,
+                            cookies={'CF_Authorization': flows.sign(key, kid, claims)})
     r = get(good)
     t.eq(r.status_code, 200, 'the control token (the test must be able to fail)')
-    t.eq(header(r.json(), 'Cf-Access-Authenticated-User-Email'), ['mallory@example.com'])
+    t.eq(flows.header(r.json(), 'Cf-Access-Authenticated-User-Email'), ['mallory@example.com'])
     for name, bad in (('expired', dict(good, exp=now - 5)),
                       ('not yet valid', dict(good, nbf=now + 600)),
                       ('issued in the future', dict(good, iat=now + 600)),
@@ -545,10 +438,10 @@ def service_tokens_get_in_without_a_login_and_never_a_redirect(t):
         t.eq(r.status_code, 200, r.text[:200])
         doc = r.json()
         s.origin.aud = s.auds['machines']
-        check = s.origin.check(header(doc, 'Cf-Access-Jwt-Assertion')[0])
+        check = s.origin.check(flows.header(doc, 'Cf-Access-Jwt-Assertion')[0])
         t.ok(check['valid'], check)
         t.eq(check['claims']['common_name'], cid)
-        t.eq(header(doc, 'CF-Access-Client-Secret'), [])
+        t.eq(flows.header(doc, 'CF-Access-Client-Secret'), [])
     bad = dict(hdr, **{'CF-Access-Client-Secret': 'x' * 64})
     r = requests.get(s.url('api', '/v1'), headers=bad, allow_redirects=False)
     t.eq(r.status_code, 401)

@@ -12,22 +12,19 @@ asymmetric key"); a wrong client secret and an unregistered redirect URI diagnos
 login, the Test page and `postern access test-idp`."""
 
 import html
-import html.parser
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import flows  # noqa: E402
 import harness as h  # noqa: E402
 
 import requests  # noqa: E402
-import urllib3.util.connection as u3conn  # noqa: E402
-from jwcrypto import jwk, jwt  # noqa: E402
+from jwcrypto import jwk  # noqa: E402
 from jwcrypto.common import base64url_decode  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,18 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SECRET = 'gate-secret-0123456789-0123456789-abcdef'
 GROUPS = {'alice': ['staff', 'users'], 'bob': ['users']}
 
-# Every *.localhost name is the loopback address (as Chromium does); glibc does not know it.
-_create = u3conn.create_connection
-
-
-def _create_localhost(address, *args, **kwargs):
-    host, port = address
-    if host.endswith('.localhost'):
-        host = '127.0.0.1'
-    return _create((host, port), *args, **kwargs)
-
-
-u3conn.create_connection = _create_localhost
+flows.localhost_is_loopback()
 
 
 # ---- oidc-provider ----------------------------------------------------------------------------
@@ -107,55 +93,16 @@ class OP:
 
 # ---- the origin: checks the token like Cloudflare's docs ---------------------------------------
 
-class Origin:
+class Origin(flows.Origin):
     def __init__(self, team_url):
         self.team_url = team_url
-        self.seen = []
-        origin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                doc = {'path': self.path, 'headers': [[k, v] for k, v in self.headers.items()]}
-                origin.seen.append(doc)
-                out = json.dumps(doc).encode()
-                self.send_response(200)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        super().__init__(lambda req: {'path': req.path,
+                                      'headers': [[k, v] for k, v in req.headers.items()]})
 
     def check(self, token, aud):
         """Keys from <team>/cdn-cgi/access/certs, the key of the token's kid, the signature,
         then iss and aud (Cloudflare's "Validate JWTs" recipe)."""
-        if token is None:
-            return {'valid': False, 'why': 'no token'}
-        try:
-            certs = requests.get(self.team_url + '/cdn-cgi/access/certs', timeout=5).json()
-            keys = jwk.JWKSet.from_json(json.dumps({'keys': certs['keys']}))
-            t = jwt.JWT(jwt=token, key=keys, algs=['RS256', 'ES256'],
-                        check_claims={'iss': self.team_url, 'exp': None})
-            claims = json.loads(t.claims)
-            if aud not in claims.get('aud', []):
-                return {'valid': False, 'why': 'aud %r' % claims.get('aud')}
-            return {'valid': True, 'claims': claims}
-        except Exception as ex:  # noqa: BLE001 (the reason is the result)
-            return {'valid': False, 'why': repr(ex)}
-
-    def stop(self):
-        self.httpd.shutdown()
-
-
-def header(doc, name):
-    return [v for k, v in doc['headers'] if k.lower() == name.lower()]
+        return flows.check_app_token(self.team_url, token, aud)
 
 
 # ---- the installation: oidc-provider + Postern as the gateway only ------------------------------
@@ -219,56 +166,38 @@ class Setup:
         return p.returncode, p.stdout, p.stderr
 
 
-class Forms(html.parser.HTMLParser):
-    def __init__(self, text):
-        super().__init__()
-        self.forms = []
-        self.feed(text)
+def op_forms(t, user, log):
+    """A fill for flows.browse: oidc-provider's development forms (/interaction/...), the
+    login form (user, any password) once, then the consent form."""
 
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == 'form':
-            self.forms.append({'action': a.get('action', ''), 'fields': {}})
-        elif tag == 'input' and self.forms and a.get('name'):
-            self.forms[-1]['fields'][a['name']] = a.get('value', '')
+    def fill(url, r):
+        nonlocal user
+        forms = flows.Forms(r.text).forms if '/interaction/' in url else []
+        if not forms:
+            return None
+        f = forms[0]
+        data = dict(f['fields'])
+        if 'login' in data:
+            if user is None:
+                t.fail('asked to log in again: %r' % log[-3:])
+            data.update(login=user, password='any password')
+            user = None
+        return f['action'], data
+
+    return fill
 
 
-def browse(sess, url, user='alice', limit=30, log=None):
-    """Follows redirects like a browser, across host names, and fills in oidc-provider's
-    development forms (/interaction/...): the login form (any password) once, then the
-    consent form. Returns the final response; log gets every URL visited."""
+def browse(t, sess, url, user='alice', log=None):
+    """flows.browse through oidc-provider's forms. Returns the final response; log gets every
+    URL visited."""
     log = log if log is not None else []
-    r = sess.get(url, allow_redirects=False, timeout=10)
-    log.append(url)
-    for _ in range(limit):
-        if r.status_code in (301, 302, 303, 307, 308):
-            url = urllib.parse.urljoin(url, r.headers['Location'])
-            r = sess.get(url, allow_redirects=False, timeout=10)
-            log.append(url)
-            continue
-        if r.status_code == 200 and '/interaction/' in url:
-            forms = Forms(r.text).forms
-            if not forms:
-                return r
-            f = forms[0]
-            data = dict(f['fields'])
-            if 'login' in data:
-                if user is None:
-                    raise h.TestFailure('asked to log in again: %r' % log[-3:])
-                data.update(login=user, password='any password')
-                user = None
-            url = urllib.parse.urljoin(url, f['action'])
-            r = sess.post(url, data=data, allow_redirects=False, timeout=10)
-            log.append('POST ' + url)
-            continue
-        return r
-    raise h.TestFailure('too many redirects: %r' % log[-5:])
+    return flows.browse(t, sess, url, log=log, fill=op_forms(t, user, log), limit=30)
 
 
 def signed_in(t, s, app='service', user='alice', sess=None):
     sess = sess or requests.Session()
     log = []
-    r = browse(sess, s.url(app), user=user, log=log)
+    r = browse(t, sess, s.url(app), user=user, log=log)
     t.eq(r.status_code, 200, 'origin page after login: %s' % r.text[:400])
     return sess, r.json(), log
 
@@ -294,7 +223,7 @@ def id_token_of(t, s, client_id, user='alice'):
             r = sess.get(url, allow_redirects=False, timeout=10)
             continue
         t.eq(r.status_code, 200, 'probe at %s' % url)
-        f = Forms(r.text).forms[0]
+        f = flows.Forms(r.text).forms[0]
         data = dict(f['fields'], **({'login': user, 'password': 'x'}
                                     if 'login' in f['fields'] else {}))
         url = urllib.parse.urljoin(url, f['action'])
@@ -331,8 +260,8 @@ def login_through_oidc_provider_reaches_the_origin_with_a_valid_token(t):
     t.eq(q['scope'], ['openid email profile groups'])
     t.ok(len(q['state'][0]) >= 43 and len(q['nonce'][0]) >= 43, q)
     # The origin got the identity from oidc-provider's ID token, in a token it can verify.
-    t.eq(header(doc, 'Cf-Access-Authenticated-User-Email'), ['alice@example.org'])
-    check = s.origin.check(header(doc, 'Cf-Access-Jwt-Assertion')[0], s.auds['myapp'])
+    t.eq(flows.header(doc, 'Cf-Access-Authenticated-User-Email'), ['alice@example.org'])
+    check = s.origin.check(flows.header(doc, 'Cf-Access-Jwt-Assertion')[0], s.auds['myapp'])
     t.ok(check['valid'], 'origin check: %r' % check)
     c = check['claims']
     t.eq(c['email'], 'alice@example.org')
@@ -341,7 +270,7 @@ def login_through_oidc_provider_reaches_the_origin_with_a_valid_token(t):
     t.eq(c['aud'], [s.auds['myapp']])
     t.eq(c.get('groups'), ['staff', 'users'])
     # A token of this application is not one of the second application.
-    t.eq(s.origin.check(header(doc, 'Cf-Access-Jwt-Assertion')[0], s.auds['second'])['valid'],
+    t.eq(s.origin.check(flows.header(doc, 'Cf-Access-Jwt-Assertion')[0], s.auds['second'])['valid'],
          False)
     # get-identity: oidc-provider's claims, and which IdP.
     r = sess.get(s.url('service', '/cdn-cgi/access/get-identity'), timeout=10)
@@ -353,7 +282,7 @@ def login_through_oidc_provider_reaches_the_origin_with_a_valid_token(t):
     t.eq(i['name'], 'User alice')
     # A reload needs no login.
     log2 = []
-    r = browse(sess, s.url('service', '/again'), user=None, log=log2)
+    r = browse(t, sess, s.url('service', '/again'), user=None, log=log2)
     t.eq(r.status_code, 200)
     t.eq(len(log2), 1, 'reload redirected: %r' % log2)
 
@@ -363,15 +292,14 @@ def single_sign_on_to_a_second_application_then_logout_everywhere(t):
     s = Setup(t)
     sess, _, _ = signed_in(t, s)
     log = []
-    r = browse(sess, s.url('second'), user=None, log=log)
+    r = browse(t, sess, s.url('second'), user=None, log=log)
     t.eq(r.status_code, 200, 'second app: %s' % r.text[:300])
     t.ok(not any('idp.localhost' in u for u in log), 'went to the IdP again: %r' % log)
-    check = s.origin.check(header(r.json(), 'Cf-Access-Jwt-Assertion')[0], s.auds['second'])
+    check = s.origin.check(flows.header(r.json(), 'Cf-Access-Jwt-Assertion')[0], s.auds['second'])
     t.ok(check['valid'], check)
     t.eq(check['claims']['email'], 'alice@example.org')
-    second_cookie = [c.value for c in sess.cookies if c.name == 'CF_Authorization' and
-                     c.domain.startswith('second.localhost')][0]
-    r = browse(sess, s.url('service', '/cdn-cgi/access/logout'), user=None)
+    second_cookie = flows.cookies(sess, 'CF_Authorization', 'second.localhost')[0]
+    r = browse(t, sess, s.url('service', '/cdn-cgi/access/logout'), user=None)
     t.eq(r.status_code, 200)
     t.contains(r.text.lower(), 'logged out')
     before = len(s.origin.seen)
@@ -389,22 +317,22 @@ def single_sign_on_to_a_second_application_then_logout_everywhere(t):
 def groups_from_oidc_provider_decide_the_policies(t):
     s = Setup(t)
     _, doc, _ = signed_in(t, s, app='staff', user='alice')
-    check = s.origin.check(header(doc, 'Cf-Access-Jwt-Assertion')[0], s.auds['staffonly'])
+    check = s.origin.check(flows.header(doc, 'Cf-Access-Jwt-Assertion')[0], s.auds['staffonly'])
     t.ok(check['valid'], check)
     t.eq(check['claims']['groups'], ['staff', 'users'])
     # bob is in "users" only: signed in at the IdP, refused by the gateway's policy.
     before = len(s.origin.seen)
     sess = requests.Session()
-    r = browse(sess, s.url('staff'), user='bob')
+    r = browse(t, sess, s.url('staff'), user='bob')
     t.eq(r.status_code, 403, r.text[:300])
     t.contains(page_text(r), 'bob@example.org')
     t.eq(len(s.origin.seen), before, 'the origin saw a refused user')
     # bob's session is good for an application that allows everyone (no second IdP login).
     log = []
-    r = browse(sess, s.url('service'), user=None, log=log)
+    r = browse(t, sess, s.url('service'), user=None, log=log)
     t.eq(r.status_code, 200, r.text[:300])
-    t.eq(header(r.json(), 'Cf-Access-Authenticated-User-Email'), ['bob@example.org'])
-    claims = s.origin.check(header(r.json(), 'Cf-Access-Jwt-Assertion')[0],
+    t.eq(flows.header(r.json(), 'Cf-Access-Authenticated-User-Email'), ['bob@example.org'])
+    claims = s.origin.check(flows.header(r.json(), 'Cf-Access-Jwt-Assertion')[0],
                             s.auds['myapp'])['claims']
     t.eq(claims['groups'], ['users'])
 
@@ -413,8 +341,8 @@ def groups_from_oidc_provider_decide_the_policies(t):
 def explicit_urls_and_issuer_work_without_discovery(t):
     s = Setup(t)
     sess, doc, log = signed_in(t, s, app='urls')
-    t.eq(header(doc, 'Cf-Access-Authenticated-User-Email'), ['alice@example.org'])
-    t.ok(s.origin.check(header(doc, 'Cf-Access-Jwt-Assertion')[0], s.auds['urls'])['valid'])
+    t.eq(flows.header(doc, 'Cf-Access-Authenticated-User-Email'), ['alice@example.org'])
+    t.ok(s.origin.check(flows.header(doc, 'Cf-Access-Jwt-Assertion')[0], s.auds['urls'])['valid'])
     # test-idp: every check passes, and the printed Test URL (the name has spaces) runs the
     # interactive test on the gateway.
     rc, out, err = s.test_idp('OP by URLs')
@@ -422,7 +350,7 @@ def explicit_urls_and_issuer_work_without_discovery(t):
     t.ok('discovery' not in out, 'no discovery_url, yet a discovery check:\n' + out)
     want = s.team + '/cdn-cgi/access/test/OP%20by%20URLs'
     t.contains(out, 'interactive test (a real login in a browser): %s\n' % want)
-    r = browse(requests.Session(), want)
+    r = browse(t, requests.Session(), want)
     t.eq(r.status_code, 200, r.text[:400])
     text = page_text(r)
     t.contains(text, 'Your connection works!')
@@ -439,8 +367,8 @@ def id_tokens_signed_es256_and_ps256_are_accepted(t):
         t.eq(id_token_of(t, s, client)['alg'], alg)
         # ...and the gateway accepts them: the origin gets the user.
         _, doc, _ = signed_in(t, s, app=app)
-        t.eq(header(doc, 'Cf-Access-Authenticated-User-Email'), ['alice@example.org'], app)
-        check = s.origin.check(header(doc, 'Cf-Access-Jwt-Assertion')[0],
+        t.eq(flows.header(doc, 'Cf-Access-Authenticated-User-Email'), ['alice@example.org'], app)
+        check = s.origin.check(flows.header(doc, 'Cf-Access-Jwt-Assertion')[0],
                                s.auds['es' if app == 'es' else 'ps'])
         t.ok(check['valid'], '%s: %r' % (app, check))
 
@@ -452,7 +380,7 @@ def an_hs256_id_token_is_refused_as_not_signed_with_an_asymmetric_key(t):
     before = len(s.origin.seen)
     sess = requests.Session()
     log = []
-    r = browse(sess, s.url('hs'), log=log)
+    r = browse(t, sess, s.url('hs'), log=log)
     t.ok(any('/cdn-cgi/access/callback?' in u for u in log), 'never came back: %r' % log)
     t.eq(r.status_code, 502, r.text[:400])
     text = page_text(r)
@@ -461,7 +389,7 @@ def an_hs256_id_token_is_refused_as_not_signed_with_an_asymmetric_key(t):
     t.eq(len(s.origin.seen), before, 'the origin was reached')
     t.ok(not any(c.name == 'CF_Authorization' for c in sess.cookies), 'a session was made')
     # The Test page says the same, with the detail.
-    r = browse(requests.Session(), s.team + '/cdn-cgi/access/test/OP-HS256')
+    r = browse(t, requests.Session(), s.team + '/cdn-cgi/access/test/OP-HS256')
     t.eq(r.status_code, 502, r.text[:400])
     text = page_text(r)
     t.contains(text, 'The ID token is not signed with an asymmetric key.')
@@ -475,14 +403,14 @@ def a_wrong_client_secret_is_diagnosed(t):
     s = Setup(t)
     before = len(s.origin.seen)
     log = []
-    r = browse(requests.Session(), s.url('badsecret'), log=log)
+    r = browse(t, requests.Session(), s.url('badsecret'), log=log)
     t.ok(any('/cdn-cgi/access/callback?' in u for u in log), 'never came back: %r' % log)
     t.eq(r.status_code, 502, r.text[:400])
     text = page_text(r)
     t.contains(text, 'Sign-in failed')
     t.contains(text, 'The token endpoint refused the client: check client_id and client_secret.')
     t.eq(len(s.origin.seen), before)
-    r = browse(requests.Session(), s.team + '/cdn-cgi/access/test/OP-bad-secret')
+    r = browse(t, requests.Session(), s.team + '/cdn-cgi/access/test/OP-bad-secret')
     t.eq(r.status_code, 502)
     text = page_text(r)
     t.contains(text, '(invalid_client)')
@@ -507,7 +435,7 @@ def a_redirect_uri_not_registered_at_the_idp_is_diagnosed_by_test_idp(t):
     # the gateway, which therefore cannot say anything...
     for start in (s.url('elsewhere'), s.team + '/cdn-cgi/access/test/OP-elsewhere'):
         log = []
-        r = browse(requests.Session(), start, log=log)
+        r = browse(t, requests.Session(), start, log=log)
         t.eq(r.status_code, 400, r.text[:300])
         t.eq(urllib.parse.urlsplit(log[-1]).hostname, 'idp.localhost', log)
         t.contains(r.text, 'redirect_uri did not match')

@@ -7,7 +7,6 @@ tokens that are missing, forged, for another application, from another team or e
 refused with 401. Ctrl-C (SIGINT) and SIGTERM stop everything and remove a temporary data
 directory; --data-dir keeps it, and a restart makes a new password."""
 
-import html.parser
 import os
 import re
 import signal
@@ -19,27 +18,17 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import flows  # noqa: E402
 import harness as h  # noqa: E402
 
 import requests  # noqa: E402
-import urllib3.util.connection as u3conn  # noqa: E402
-from jwcrypto import jwk, jwt  # noqa: E402
+from jwcrypto import jwk  # noqa: E402
 
-# Every *.localhost name is the loopback address (as Chromium does); glibc does not know it.
-_create = u3conn.create_connection
-
-
-def _create_localhost(address, *args, **kwargs):
-    host, port = address
-    if host.endswith('.localhost'):
-        host = '127.0.0.1'
-    return _create((host, port), *args, **kwargs)
-
-
-u3conn.create_connection = _create_localhost
+flows.localhost_is_loopback()
 
 BANNER = re.compile(r'Open http://service\.localhost:(\d+)/ and sign in as demo / (\S+)')
 READY_TIMEOUT = 60  # seconds: two RSA keys and argon2id under the sanitizers
+BROWSE_TIMEOUT_S = 20  # seconds per request of a login (argon2id under the sanitizers)
 
 
 class Demo:
@@ -86,59 +75,18 @@ class Demo:
                               capture_output=True, text=True, timeout=60)
 
 
-class Forms(html.parser.HTMLParser):
-    def __init__(self, text):
-        super().__init__()
-        self.forms = []
-        self.inputs = []
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == 'form':
-            self.forms.append({'action': a.get('action', ''), 'fields': {}})
-        elif tag == 'input':
-            self.inputs.append(a)
-            if self.forms and a.get('name'):
-                self.forms[-1]['fields'][a['name']] = a.get('value', '')
-
-
-def browse(sess, url, password=None, limit=20, log=None):
-    """Follows redirects like a browser across host names, filling in the login form once
-    when it shows up (password None: it must not show up). Returns the final response."""
-    log = log if log is not None else []
-    r = sess.get(url, allow_redirects=False, timeout=20)
-    log.append(url)
-    for _ in range(limit):
-        if r.status_code in (301, 302, 303, 307, 308):
-            url = urllib.parse.urljoin(url, r.headers['Location'])
-            r = sess.get(url, allow_redirects=False, timeout=20)
-            log.append(url)
-            continue
-        if r.status_code == 200 and '/if/flow/default-authentication-flow/' in url and password:
-            f = Forms(r.text).forms[0]
-            data = dict(f['fields'], username='demo', password=password)
-            url = urllib.parse.urljoin(url, f['action'])
-            r = sess.post(url, data=data, allow_redirects=False, timeout=20)
-            log.append('POST ' + url)
-            password = None
-            continue
-        return r
-    raise h.TestFailure('too many redirects: %r' % log[-5:])
+def browse(t, sess, url, password=None, log=None):
+    """flows.browse, logging in as demo with password (None: the login form is not filled in,
+    the login page is the end)."""
+    return flows.browse(t, sess, url, 'demo', password, log=log, timeout=BROWSE_TIMEOUT_S)
 
 
 def signed_in(t, d, app='service'):
     sess = requests.Session()
     log = []
-    r = browse(sess, d.url(app), password=d.password, log=log)
+    r = browse(t, sess, d.url(app), password=d.password, log=log)
     t.eq(r.status_code, 200, 'origin page after login: %s' % r.text[:300])
     return sess, r, log
-
-
-def app_cookie(sess, host):
-    vals = [c.value for c in sess.cookies if c.name == 'CF_Authorization'
-            and c.domain.startswith(host)]
-    return vals[0] if vals else None
 
 
 def origin_get(d, host, token=None, headers=None):
@@ -147,23 +95,6 @@ def origin_get(d, host, token=None, headers=None):
         hs['Cf-Access-Jwt-Assertion'] = token
     hs['Host'] = '%s:%d' % (host, d.port)
     return requests.get('http://127.0.0.1:%d/' % d.origin_port, headers=hs, timeout=20)
-
-
-def gateway_key(d):
-    """The gateway's current private key, from the demo's SQLite file (what an attacker who
-    could sign would hold)."""
-    import sqlite3
-    db = sqlite3.connect(os.path.join(d.data_dir, 'postern.db'))
-    row = db.execute('SELECT k.kid, k.key_pem FROM access_keys a JOIN certificate_keypairs k '
-                     'ON k.name = a.keypair_name WHERE a.retired_at = 0').fetchone()
-    db.close()
-    return row[0], jwk.JWK.from_pem(row[1].encode())
-
-
-def sign(key, kid, claims, alg='RS256'):
-    tok = jwt.JWT(header={'alg': alg, 'kid': kid, 'typ': 'JWT'}, claims=claims)
-    tok.make_signed_token(key)
-    return tok.serialize()
 
 
 def auds(t, d):
@@ -236,14 +167,14 @@ def the_walkthrough_login_reaches_the_origin_page(t):
     t.eq(r.status_code, 302)
     t.contains(r.headers['Location'], d.team + '/cdn-cgi/access/login/service.localhost')
     # The login form, with its autocomplete attributes.
-    r = browse(sess, d.url('service'))
+    r = browse(t, sess, d.url('service'))
     t.eq(r.status_code, 200)
     t.contains(r.url, d.auth + '/if/flow/default-authentication-flow/')
-    inputs = {i.get('name'): i for i in Forms(r.text).inputs}
+    inputs = {i.get('name'): i for i in flows.Forms(r.text).inputs}
     t.eq(inputs['username'].get('autocomplete'), 'username')
     t.eq(inputs['password'].get('autocomplete'), 'current-password')
     # A wrong password: the error, and the form again.
-    f = Forms(r.text).forms[0]
+    f = flows.Forms(r.text).forms[0]
     bad = sess.post(urllib.parse.urljoin(r.url, f['action']),
                     data=dict(f['fields'], username='demo', password='not-' + d.password),
                     allow_redirects=False, timeout=20)
@@ -267,7 +198,7 @@ def the_walkthrough_login_reaches_the_origin_page(t):
         t.contains(c.headers['Content-Type'], 'text/css')
     # A reload needs no login.
     again = []
-    r = browse(sess, d.url('service'), log=again)
+    r = browse(t, sess, d.url('service'), log=again)
     t.eq(r.status_code, 200)
     t.eq(len(again), 1, 'reload redirected: %r' % again)
 
@@ -278,16 +209,16 @@ def single_sign_on_access_denied_and_logout(t):
     t.defer(d.stop)
     sess, _, _ = signed_in(t, d)
     log = []
-    r = browse(sess, d.url('second'), log=log)
+    r = browse(t, sess, d.url('second'), log=log)
     t.eq(r.status_code, 200, 'second: %s' % r.text[:300])
     t.ok(not any('/if/flow/default-authentication-flow/' in u for u in log),
          'asked for a password again: %r' % log)
     t.contains(r.text, 'demo@example.com')
-    r = browse(sess, d.url('private'))
+    r = browse(t, sess, d.url('private'))
     t.eq(r.status_code, 403)
     t.contains(r.text, 'Access denied')
     t.contains(r.text, 'demo@example.com')
-    r = browse(sess, d.url('service', '/cdn-cgi/access/logout'))
+    r = browse(t, sess, d.url('service', '/cdn-cgi/access/logout'))
     t.eq(r.status_code, 200)
     t.contains(r.text.lower(), 'logged out')
     r = sess.get(d.url('second'), allow_redirects=False, timeout=10)
@@ -300,9 +231,9 @@ def the_origin_verifies_the_token_itself(t):
     d = Demo()
     t.defer(d.stop)
     sess, _, _ = signed_in(t, d)
-    browse(sess, d.url('second'))
-    service_tok = app_cookie(sess, 'service.localhost')
-    second_tok = app_cookie(sess, 'second.localhost')
+    browse(t, sess, d.url('second'))
+    service_tok = flows.app_cookie(sess, 'service.localhost')
+    second_tok = flows.app_cookie(sess, 'second.localhost')
     t.ok(service_tok and second_tok, 'no app cookies')
     r = origin_get(d, 'service.localhost', service_tok)
     t.eq(r.status_code, 200, 'the control request (the test must be able to fail)')
@@ -321,20 +252,22 @@ def the_origin_verifies_the_token_itself(t):
     t.eq(origin_get(d, 'second.localhost', second_tok).status_code, 200)
     t.eq(origin_get(d, 'nowhere.localhost', service_tok).status_code, 404)
     # Tokens signed with the gateway's own key but with bad claims, and forged ones.
-    kid, key = gateway_key(d)
+    kid, key = flows.gateway_key(d.data_dir)
     now = int(time.time())
     good = {'aud': [auds(t, d)['myapp']], 'email': 'mallory@example.com', 'iss': d.team,
             'type': 'app', 'sub': 'm', 'iat': now, 'nbf': now, 'exp': now + 600}
-    t.eq(origin_get(d, 'service.localhost', sign(key, kid, good)).status_code, 200,
+    t.eq(origin_get(d, 'service.localhost', flows.sign(key, kid, good)).status_code, 200,
          'the control token')
     other = jwk.JWK.generate(kty='RSA', size=2048)
     head, payload, _ = service_tok.split('.')
-    for name, tok in (('expired', sign(key, kid, dict(good, exp=now - 120))),
-                      ('not yet valid', sign(key, kid, dict(good, nbf=now + 600))),
-                      ('another team', sign(key, kid, dict(good, iss='http://team.example.com'))),
-                      ('no exp', sign(key, kid, {k: v for k, v in good.items() if k != 'exp'})),
-                      ('another key, same kid', sign(other, kid, good)),
-                      ('an unknown kid', sign(other, 'made-up-kid', good)),
+    for name, tok in (('expired', flows.sign(key, kid, dict(good, exp=now - 120))),
+                      ('not yet valid', flows.sign(key, kid, dict(good, nbf=now + 600))),
+                      ('another team',
+                       flows.sign(key, kid, dict(good, iss='http://team.example.com'))),
+                      ('no exp',
+                       flows.sign(key, kid, {k: v for k, v in good.items() if k != 'exp'})),
+                      ('another key, same kid', flows.sign(other, kid, good)),
+                      ('an unknown kid', flows.sign(other, 'made-up-kid', good)),
                       ('alg none', 'eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.%s.' % payload),
                       ('a bad signature', '%s.%s.%s' % (head, payload, 'A' * 342))):
         r = origin_get(d, 'service.localhost', tok)
@@ -372,7 +305,7 @@ def a_kept_data_dir_survives_and_a_restart_makes_a_new_password(t):
     t.contains(r.text, 'demo@example.com')
     # The first password is over.
     s2 = requests.Session()
-    r = browse(s2, d.url('service'), password=first)
+    r = browse(t, s2, d.url('service'), password=first)
     t.eq(r.status_code, 200)
     t.contains(r.text, 'role="alert"', 'the old password was accepted')
 

@@ -51,42 +51,25 @@ import urllib.parse as up
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+from flows import (CB, CF_ID, CF_SECRET, CHALLENGE, DEFAULT_KEY, LOGIN_PATH,  # noqa: E402
+                   VERIFIER, Forms, auth_params, authorize, introspect, provider, query_of,
+                   strict, token, userinfo)
 
 import requests  # noqa: E402
 from requests.adapters import HTTPAdapter  # noqa: E402
 from jwcrypto import jwk, jws  # noqa: E402
 
-CB = 'https://myteam.cloudflareaccess.com/cdn-cgi/access/callback'
 LOGGED_OUT = 'https://myteam.cloudflareaccess.com/logged-out'
-CF_ID = 'cf-client'
-CF_SECRET = 'cf-secret-0123456789'
 OTHER = ('other-client', 'other-client-secret-0123456789')
 QUERY_CB = 'https://q.example:8443/cb?tenant=1'
 PASSWORD = 's3cret-pass'
-VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk'  # RFC 7636 Appendix B
-CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'
-LOGIN_PATH = '/if/flow/default-authentication-flow/'
 LOGOUT_PATH = '/if/flow/default-invalidation-flow/'
 FAILED_MSG = 'Invalid username or password'
-KEY_NAME = 'postern Self-signed Certificate'
 SCRIPT = '<script>alert(1)</script>'
 IMG = '<img src=x onerror=alert(2)>'
 
 
 # ---- the server ------------------------------------------------------------------------------
-
-def provider(name, client_id, redirects, **extra):
-    p = {'name': name, 'authorization_flow': 'default-provider-authorization-implicit-consent',
-         'client_type': 'confidential', 'client_id': client_id,
-         'client_secret': client_id + '-secret-0123456789',
-         'redirect_uris': redirects, 'signing_key': KEY_NAME}
-    p.update(extra)
-    return p
-
-
-def strict(url):
-    return {'matching_mode': 'strict', 'url': url}
-
 
 class IdP:
     """A running IdP: users alice and bob (and extra ones), providers of every kind."""
@@ -140,7 +123,7 @@ class IdP:
         """Our private signing key, read from the store (it is kept there as PEM)."""
         with self.db() as c:
             kid, pem = c.execute('SELECT kid, key_pem FROM certificate_keypairs WHERE name = ?',
-                                 (KEY_NAME,)).fetchone()
+                                 (DEFAULT_KEY,)).fetchone()
         return kid, jwk.JWK.from_pem(pem.encode())
 
     def cli(self, *args, stdin=None):
@@ -177,22 +160,6 @@ def browser(ip=None):
 
 # ---- HTML and flows -----------------------------------------------------------------------------
 
-class Forms(html.parser.HTMLParser):
-    """The forms of a page: [{'action': ..., 'fields': {name: value}}]."""
-
-    def __init__(self, text):
-        super().__init__()
-        self.forms = []
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == 'form':
-            self.forms.append({'action': a.get('action'), 'fields': {}})
-        elif tag == 'input' and self.forms and a.get('name'):
-            self.forms[-1]['fields'][a['name']] = a.get('value', '')
-
-
 class Links(html.parser.HTMLParser):
     """The href of every <a> of a page, unescaped."""
 
@@ -212,27 +179,6 @@ def logout_link(r):
         if href.startswith(LOGOUT_PATH + '?csrf_token='):
             return href
     return None
-
-
-def auth_params(**over):
-    p = {'client_id': CF_ID, 'redirect_uri': CB, 'response_type': 'code',
-         'scope': 'openid email profile offline_access', 'state': 'state-123',
-         'nonce': 'nonce-456', 'code_challenge': CHALLENGE, 'code_challenge_method': 'S256'}
-    for k, v in over.items():
-        if v is None:
-            p.pop(k, None)
-        else:
-            p[k] = v
-    return p
-
-
-def authorize(idp, sess, headers=None, **over):
-    return sess.get(idp.url('/application/o/authorize/'), params=auth_params(**over),
-                    headers=headers, allow_redirects=False)
-
-
-def query_of(location):
-    return dict(up.parse_qsl(up.urlsplit(location).query, keep_blank_values=True))
 
 
 def login_form(t, idp, sess, path=LOGIN_PATH + '?next=/'):
@@ -272,26 +218,10 @@ def code_flow(t, idp, sess, **over):
     return query_of(loc)['code']
 
 
-def token(idp, data, auth=(CF_ID, CF_SECRET)):
-    return requests.post(idp.url('/application/o/token/'), data=data, auth=auth,
-                         allow_redirects=False)
-
-
 def exchange(t, idp, code):
     r = token(idp, {'grant_type': 'authorization_code', 'code': code, 'redirect_uri': CB,
                     'code_verifier': VERIFIER})
     t.eq(r.status_code, 200, r.text)
-    return r.json()
-
-
-def userinfo(idp, at):
-    return requests.get(idp.url('/application/o/userinfo/'),
-                        headers={'Authorization': 'Bearer ' + at})
-
-
-def introspect(idp, tok, auth=(CF_ID, CF_SECRET)):
-    r = requests.post(idp.url('/application/o/introspect/'), data={'token': tok}, auth=auth)
-    assert r.status_code == 200, r.text
     return r.json()
 
 

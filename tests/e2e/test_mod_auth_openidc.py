@@ -19,14 +19,15 @@ children as www-data), with its pid file, logs and runtime files in a temporary 
 stopped by PID with the harness's Server class, and its error log's tail is printed on failure.
 """
 
-import html.parser
 import os
 import re
 import sys
 import urllib.parse as up
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import flows  # noqa: E402
 import harness as h  # noqa: E402
+from flows import LOGIN_PATH, REDIRECTS, Forms, query_of  # noqa: E402
 
 import requests  # noqa: E402
 
@@ -37,7 +38,6 @@ PASSWORD = 's3cret-pass'
 SLUG = 'apache'
 CLIENT_ID = 'apache-client'
 CLIENT_SECRET = 'apache-secret-0123456789'
-LOGIN_PATH = '/if/flow/default-authentication-flow/'
 PAGE_TEXT = 'Protected by postern'
 REDIRECT_PATH = '/protected/redirect_uri'
 MODS = ('mpm_event', 'authz_core', 'authz_user', 'authn_core', 'mime', 'dir', 'include', 'auth_openidc')
@@ -219,29 +219,6 @@ class Apache:
 
 # ---- the browser ---------------------------------------------------------------------------------
 
-REDIRECTS = (301, 302, 303, 307, 308)
-
-
-class _Forms(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.forms = []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == 'form':
-            self.forms.append((a.get('action'), {}))
-        elif tag == 'input' and self.forms and a.get('name'):
-            self.forms[-1][1][a['name']] = a.get('value', '')
-
-
-def login_form(text):
-    """[(action, {name: value})] of the forms of a page."""
-    p = _Forms()
-    p.feed(text)
-    return p.forms
-
-
 def hop(t, sess, url, what, host, path=None, method='GET', data=None):
     """One request without following redirects; asserts a redirect whose Location (absolute
     or relative, resolved against url) is on host, and on path when given. Returns the
@@ -255,10 +232,6 @@ def hop(t, sess, url, what, host, path=None, method='GET', data=None):
     if path is not None:
         t.eq(u.path, path, '%s: Location path of %s' % (what, loc))
     return loc, r
-
-
-def query_of(url):
-    return dict(up.parse_qsl(up.urlsplit(url).query, keep_blank_values=True))
 
 
 def to_idp_authorize(t, idp, ap, sess, client_id=CLIENT_ID):
@@ -285,13 +258,13 @@ def log_in_through_apache(t, idp, ap, sess, password=PASSWORD):
     login, _ = hop(t, sess, authz, 'authorize, no IdP session', idp.netloc, LOGIN_PATH)
     r = sess.get(login, allow_redirects=False)
     t.eq(r.status_code, 200, 'login page')
-    forms = login_form(r.text)
+    forms = Forms(r.text).forms
     t.eq(len(forms), 1, 'forms on the login page')
-    action, fields = forms[0]
+    action, fields = forms[0]['action'], forms[0]['fields']
     for name in ('csrf_token', 'next'):
         t.ok(name in fields, 'login form without %s' % name)
     fields.update({'username': 'alice', 'password': password})
-    back, _ = hop(t, sess, up.urljoin(login, action or ''), 'login POST', idp.netloc,
+    back, _ = hop(t, sess, up.urljoin(login, action), 'login POST', idp.netloc,
                   '/application/o/authorize/', method='POST', data=fields)
     cb, _ = hop(t, sess, back, 'authorize, logged in', 'localhost:%d' % ap.port, REDIRECT_PATH)
     cq = query_of(cb)
@@ -314,10 +287,7 @@ def outgoing(ap, url):
 
 
 def introspect(idp, token):
-    r = requests.post(idp.url('/application/o/introspect/'), data={'token': token},
-                      auth=(CLIENT_ID, CLIENT_SECRET))
-    assert r.status_code == 200, r.text
-    return r.json()
+    return flows.introspect(idp, token, auth=(CLIENT_ID, CLIENT_SECRET))
 
 
 def info(t, ap, sess):
@@ -461,7 +431,7 @@ def unregistered_redirect_uri_gets_the_idp_error_page(t):
     t.eq(r.headers.get('Location'), None)
     t.contains(r.headers.get('Content-Type', ''), 'text/html')
     # and no login page, no code: the login form is not even offered
-    t.eq(login_form(r.text), [])
+    t.eq(Forms(r.text).forms, [])
 
 
 if __name__ == '__main__':

@@ -21,53 +21,37 @@ by node 2; `postern access rotate-keys` picked up by both gateways; the database
 """
 
 import base64
-import html.parser
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+import flows  # noqa: E402
 import harness as h  # noqa: E402
 import pgtmp  # noqa: E402
+from flows import CHALLENGE, DEFAULT_KEY, LOGIN_PATH, ROUTE, VERIFIER  # noqa: E402
 
 import requests  # noqa: E402
-import urllib3.util.connection as u3conn  # noqa: E402
 from jwcrypto import jwk, jwt  # noqa: E402
 
 PASSWORD = 's3cret-pass'
 CLIENT_ID = 'cf-client'
 CLIENT_SECRET = 'cf-secret-0123456789'
-DEFAULT_KEY = 'postern Self-signed Certificate'
-VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk'  # RFC 7636 Appendix B
-CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'
-LOGIN_PATH = '/if/flow/default-authentication-flow/'
 GATE_RELOAD_S = 10  # src/access/gate_int.h
 LOGOUT_BOUND_S = 30  # issue 6: a logout reaches every gateway node within 30 s
 RECOVERY_S = 15  # service resumes this soon after the database is back
 START_ROUNDS = 4  # simultaneous starts on an empty database
 
 # ---- routing: host name -> the port of the node that gets the request ---------------------
+# flows.ROUTE: (host, the load balancer's port) -> a node's port; a node's own port goes
+# straight to it.
 
-ROUTE = {}  # (host, the load balancer's port) -> a node's port
-_create = u3conn.create_connection
-
-
-def _routed(address, *args, **kwargs):
-    host, port = address
-    if host == 'localhost' or host.endswith('.localhost'):
-        port = ROUTE.get((host, port), port)  # a node's own port goes straight to it
-        host = '127.0.0.1'
-    return _create((host, port), *args, **kwargs)
-
-
-u3conn.create_connection = _routed
+flows.localhost_is_loopback()
 
 
 def session():
@@ -118,33 +102,13 @@ class Pg:
 
 # ---- an origin behind the gateway: says what it received -----------------------------------
 
-class Origin:
-    def __init__(self, t):
-        self.seen = []
-        origin = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                doc = {'path': self.path,
-                       'token': self.headers.get('Cf-Access-Jwt-Assertion'),
-                       'email': self.headers.get('Cf-Access-Authenticated-User-Email')}
-                origin.seen.append(doc)
-                out = json.dumps(doc).encode()
-                self.send_response(200)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        t.defer(self.httpd.shutdown)
+def origin(t):
+    """An origin that says what it received: the path, the token and the email."""
+    o = flows.Origin(lambda req: {
+        'path': req.path, 'token': req.headers.get('Cf-Access-Jwt-Assertion'),
+        'email': req.headers.get('Cf-Access-Authenticated-User-Email')})
+    t.defer(o.stop)
+    return o
 
 
 # ---- the installation ---------------------------------------------------------------------------
@@ -194,7 +158,7 @@ class Cluster:
 
     def gate_config(self, port):
         if self.origin is None:
-            self.origin = Origin(self.t)
+            self.origin = origin(self.t)
         back = 'http://auth.localhost:%d' % self.idps[0].port  # IdP node 1, by its own port
         cfg = self.base(port)
         cfg['access'] = {
@@ -262,27 +226,13 @@ class Cluster:
             self.t.ok(node.alive(), 'a node exited:\n%s' % '\n'.join(node.log_tail()))
 
 
-# ---- HTML forms, the IdP's code flow ------------------------------------------------------------
-
-class Forms(html.parser.HTMLParser):
-    def __init__(self, text):
-        super().__init__()
-        self.forms = []
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == 'form':
-            self.forms.append({'action': a.get('action', ''), 'fields': {}})
-        elif tag == 'input' and self.forms and a.get('name'):
-            self.forms[-1]['fields'][a['name']] = a.get('value', '')
-
+# ---- the IdP's login form and code flow ----------------------------------------------------------
 
 def login_form(t, c, sess, next_path='/'):
     """The login page's form, fetched from the node auth.localhost is routed to."""
     r = sess.get(c.auth + LOGIN_PATH, params={'next': next_path}, allow_redirects=False)
     t.eq(r.status_code, 200, 'login page')
-    forms = Forms(r.text).forms
+    forms = flows.Forms(r.text).forms
     t.eq(len(forms), 1, 'forms on the login page')
     return forms[0]
 
@@ -296,22 +246,19 @@ def post_login(c, sess, form):
 def code_flow(t, c, sess, state='state-1'):
     """Authorize (logging in on the way when asked), following the IdP's own redirects;
     returns the code of the callback."""
-    params = {'client_id': CLIENT_ID, 'redirect_uri': c.cb, 'response_type': 'code',
-              'scope': 'openid email profile offline_access', 'state': state,
-              'nonce': 'nonce-' + state, 'code_challenge': CHALLENGE,
-              'code_challenge_method': 'S256'}
+    params = flows.auth_params(client_id=CLIENT_ID, redirect_uri=c.cb, state=state,
+                               nonce='nonce-' + state)
     r = sess.get(c.auth + '/application/o/authorize/', params=params, allow_redirects=False)
     for _ in range(6):
         t.eq(r.status_code, 302, 'authorize: %s' % r.text[:200])
         loc = urllib.parse.urljoin(c.auth + '/', r.headers['Location'])
         if loc.startswith(c.cb + '?'):
-            q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(loc).query))
+            q = flows.query_of(loc)
             t.eq(q.get('state'), state)
             t.ok('code' in q, 'no code in %r' % loc)
             return q['code']
         if urllib.parse.urlsplit(loc).path == LOGIN_PATH:
-            form = login_form(t, c, sess, dict(urllib.parse.parse_qsl(
-                urllib.parse.urlsplit(loc).query))['next'])
+            form = login_form(t, c, sess, flows.query_of(loc)['next'])
             r = post_login(c, sess, form)
             continue
         r = sess.get(loc, allow_redirects=False)
@@ -348,37 +295,12 @@ def kid_of(token_z):
 
 # ---- the gateway's login -------------------------------------------------------------------------
 
-def browse(t, c, sess, url, limit=20):
-    """Follows redirects across host names like a browser, filling in the IdP's login form
-    when it shows up. Returns the last response."""
-    r = sess.get(url, allow_redirects=False, timeout=10)
-    for _ in range(limit):
-        if r.status_code in (301, 302, 303, 307, 308):
-            url = urllib.parse.urljoin(url, r.headers['Location'])
-            r = sess.get(url, allow_redirects=False, timeout=10)
-            continue
-        if r.status_code == 200 and LOGIN_PATH in url:
-            f = Forms(r.text).forms[0]
-            url = urllib.parse.urljoin(url, f['action'])
-            r = sess.post(url, data=dict(f['fields'], username='alice', password=PASSWORD),
-                          allow_redirects=False, timeout=10)
-            continue
-        return r
-    raise h.TestFailure('too many redirects, at %s' % url)
-
-
-def app_cookie(sess):
-    vals = [ck.value for ck in sess.cookies
-            if ck.name == 'CF_Authorization' and ck.domain.startswith('service.localhost')]
-    return vals[0] if vals else None
-
-
 def gate_login(t, c, gate):
     """A fresh browser signs in to the application through gateway node gate; returns the
     session and the app token the origin received."""
     c.via(gate=gate)
     sess = session()
-    r = browse(t, c, sess, c.url('service', '/hello'))
+    r = flows.browse(t, sess, c.url('service', '/hello'), 'alice', PASSWORD)
     t.eq(r.status_code, 200, 'the origin after the login: %s' % r.text[:300])
     doc = r.json()
     t.eq(doc['email'], 'alice@example.com')
@@ -400,9 +322,7 @@ def verify_app_token(t, c, tok, gate):
     r = requests.get('http://team.localhost:%d/cdn-cgi/access/certs' % c.gates[gate].port,
                      headers={'Connection': 'close'}, timeout=10)
     t.eq(r.status_code, 200)
-    keys = jwk.JWKSet.from_json(json.dumps({'keys': r.json()['keys']}))
-    claims = json.loads(jwt.JWT(jwt=tok, key=keys, algs=['RS256', 'ES256'],
-                                check_claims={'iss': c.team, 'exp': None}).claims)
+    claims = flows.app_token_claims(tok, r.json(), c.team)
     t.eq(claims['email'], 'alice@example.com')
     return claims
 
@@ -562,7 +482,7 @@ def gateway_login_on_node_1_works_on_node_2_and_logout_reaches_it(t):
     c.via(idp=1)  # the browser logs in at IdP node 2; the gateway's back-channel is node 1
     sess, tok = gate_login(t, c, gate=0)
     verify_app_token(t, c, tok, gate=1)
-    stolen = app_cookie(sess)
+    stolen = flows.app_cookie(sess, 'service.localhost')
     t.ok(stolen, 'no app cookie')
     # The app cookie made by node 1 opens the application on node 2.
     c.via(gate=1)
@@ -579,7 +499,7 @@ def gateway_login_on_node_1_works_on_node_2_and_logout_reaches_it(t):
     t.eq(on_node_2(), 200, 'a copy of the cookie, before the logout')
     # Logout through node 1; the copy must stop working on node 2.
     c.via(gate=0)
-    r = browse(t, c, sess, c.url('service', '/cdn-cgi/access/logout'))
+    r = flows.browse(t, sess, c.url('service', '/cdn-cgi/access/logout'), 'alice', PASSWORD)
     t.eq(r.status_code, 200)
     t.contains(r.text.lower(), 'logged out')
     r = requests.get('http://service.localhost:%d/' % c.gates[0].port,
@@ -748,7 +668,7 @@ def database_down_then_back(t):
     for g in range(2):
         def gate_ok():
             c.via(gate=g)
-            r = browse(t, c, session(), c.url('service', '/back'))
+            r = flows.browse(t, session(), c.url('service', '/back'), 'alice', PASSWORD)
             if r.status_code in (502, 503):
                 # 502: the gateway's own token request met one of the IdP's 503s
                 retries['gateway'] += 1
@@ -765,7 +685,8 @@ def database_down_then_back(t):
     got = []
 
     def logout_ok():
-        got.append(browse(t, c, sess, c.url('service', '/cdn-cgi/access/logout')))
+        got.append(flows.browse(t, sess, c.url('service', '/cdn-cgi/access/logout'), 'alice',
+                                PASSWORD))
         return got[-1].status_code != 503
 
     t.ok(h.wait_until(logout_ok, timeout=RECOVERY_S, step=0.2), 'the logout did not recover')

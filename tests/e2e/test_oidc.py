@@ -14,7 +14,6 @@ refresh (refresh_rotation_and_reuse).
 import base64
 import hashlib
 import html
-import html.parser
 import json
 import os
 import sys
@@ -23,34 +22,17 @@ import urllib.parse as up
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+from flows import (CB, CF_ID, CF_SECRET, LOGIN_PATH, REDIRECTS, VERIFIER, Forms,  # noqa: E402
+                   auth_params, authorize, provider, query_of, strict, token, userinfo)
 
 import requests  # noqa: E402
 from jwcrypto import jwk, jws, jwt  # noqa: E402
 
-CB = 'https://myteam.cloudflareaccess.com/cdn-cgi/access/callback'
 LOGGED_OUT = 'https://myteam.cloudflareaccess.com/logged-out'
-CF_ID = 'cf-client'
-CF_SECRET = 'cf-secret-0123456789'
 PASSWORD = 's3cret-pass'
-VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk'  # RFC 7636 Appendix B
-CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM'
-LOGIN_PATH = '/if/flow/default-authentication-flow/'
 
 
 # ---- the server ------------------------------------------------------------------------------
-
-def provider(name, client_id, redirects, **extra):
-    p = {'name': name, 'authorization_flow': 'default-provider-authorization-implicit-consent',
-         'client_type': 'confidential', 'client_id': client_id,
-         'client_secret': client_id + '-secret-0123456789',
-         'redirect_uris': redirects, 'signing_key': 'postern Self-signed Certificate'}
-    p.update(extra)
-    return p
-
-
-def strict(url):
-    return {'matching_mode': 'strict', 'url': url}
-
 
 class IdP:
     """A running IdP with the walkthrough's provider and a few more."""
@@ -110,45 +92,6 @@ class IdP:
 
 # ---- HTML and flows -----------------------------------------------------------------------------
 
-class Forms(html.parser.HTMLParser):
-    """The forms of a page: [{'action': ..., 'fields': {name: value}, 'buttons': [...]}]."""
-
-    def __init__(self, text):
-        super().__init__()
-        self.forms = []
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == 'form':
-            self.forms.append({'action': a.get('action'), 'fields': {}, 'buttons': []})
-        elif tag == 'input' and self.forms and a.get('name'):
-            self.forms[-1]['fields'][a['name']] = a.get('value', '')
-        elif tag == 'button' and self.forms and a.get('name'):
-            self.forms[-1]['buttons'].append((a['name'], a.get('value', '')))
-
-
-def auth_params(**over):
-    p = {'client_id': CF_ID, 'redirect_uri': CB, 'response_type': 'code',
-         'scope': 'openid email profile offline_access', 'state': 'state-123',
-         'nonce': 'nonce-456', 'code_challenge': CHALLENGE, 'code_challenge_method': 'S256'}
-    for k, v in over.items():
-        if v is None:
-            p.pop(k, None)
-        else:
-            p[k] = v
-    return p
-
-
-def authorize(idp, sess, **over):
-    return sess.get(idp.url('/application/o/authorize/'), params=auth_params(**over),
-                    allow_redirects=False)
-
-
-def query_of(location):
-    return dict(up.parse_qsl(up.urlsplit(location).query, keep_blank_values=True))
-
-
 def login_form(t, idp, sess, location):
     """GETs the login page at location; returns its form."""
     t.ok(location.startswith(LOGIN_PATH), 'not the login page: %r' % location)
@@ -173,7 +116,7 @@ def log_in(t, idp, sess, location, username='alice', password=PASSWORD):
 def follow_local(idp, sess, r, limit=10):
     """Follows redirects on the IdP's origin; stops at one that leaves it (returned)."""
     for _ in range(limit):
-        if r.status_code not in (301, 302, 303, 307, 308):
+        if r.status_code not in REDIRECTS:
             return r
         loc = r.headers['Location']
         if not loc.startswith('/'):
@@ -197,13 +140,6 @@ def code_flow(t, idp, sess=None, **over):
     q = query_of(loc)
     t.ok('code' in q, 'no code in %r' % loc)
     return q['code'], q, sess
-
-
-def token(idp, data, auth=(CF_ID, CF_SECRET), headers=None):
-    if auth is not None:
-        auth = (up.quote(auth[0], safe=''), up.quote(auth[1], safe=''))
-    return requests.post(idp.url('/application/o/token/'), data=data, auth=auth,
-                         headers=headers, allow_redirects=False)
 
 
 def exchange(idp, code, **over):
@@ -231,13 +167,6 @@ def verify(idp, tok, slug='cloudflare', typ=None):
         assert hdr.get('typ') == typ, hdr
     claims = json.loads(jwt.JWT(jwt=tok, key=ks).claims)
     return hdr, claims
-
-
-def userinfo(idp, access_token, method='GET', via='header'):
-    url = idp.url('/application/o/userinfo/')
-    if via == 'header':
-        return requests.request(method, url, headers={'Authorization': 'Bearer ' + access_token})
-    return requests.post(url, data={'access_token': access_token})
 
 
 def no_store(t, r):

@@ -14,7 +14,6 @@ starts with tests/pgtmp.py; each test gets its own database."""
 import atexit
 import base64
 import copy
-import html.parser
 import json
 import os
 import sqlite3
@@ -22,33 +21,23 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import urllib.parse as up
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import flows  # noqa: E402
 import harness as h  # noqa: E402
+from flows import CF_ID, CF_SECRET  # noqa: E402
 
 import requests  # noqa: E402
-import urllib3.util.connection as u3conn  # noqa: E402
 
 PASSWORD = 'moved-pass-0123'
-CF_ID, CF_SECRET = 'cf-client', 'cf-secret-0123456789'
 SECTIONS = ['meta', 'groups', 'users', 'certificate_keypairs', 'providers', 'applications',
             'access_identity_providers', 'access_applications', 'service_tokens', 'access_keys']
 KEY_OF = {'groups': 'name', 'users': 'username', 'certificate_keypairs': 'name',
           'providers': 'name', 'applications': 'slug', 'access_identity_providers': 'name',
           'access_applications': 'name', 'service_tokens': 'name', 'access_keys': 'keypair'}
 
-_create = u3conn.create_connection
-
-
-def _create_localhost(address, *args, **kwargs):
-    host, port = address
-    return _create(('127.0.0.1' if host.endswith('.localhost') else host, port), *args, **kwargs)
-
-
-u3conn.create_connection = _create_localhost
+flows.localhost_is_loopback()
 
 
 # ---- PostgreSQL -----------------------------------------------------------------------------
@@ -158,32 +147,6 @@ def empty(t, store, what):
 
 # ---- the installation ------------------------------------------------------------------------
 
-class Origin:
-    """An origin behind the gateway: answers 200 with the path it got."""
-
-    def __init__(self):
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                out = json.dumps({'path': self.path}).encode()
-                self.send_response(200)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-
-
 def objects(port, origin_port):
     """Every kind of object `postern apply` makes, for a server on port."""
     auth, team = 'http://auth.localhost:%d' % port, 'http://team.localhost:%d' % port
@@ -256,7 +219,7 @@ def populate(t):
     """A SQLite store filled by the CLI. Returns (dir, store URL, port, objects, secrets)."""
     d = h.tmpdir()
     port = h.free_port()
-    origin = Origin()
+    origin = flows.Origin()  # answers 200 with the path it got
     t.defer(origin.stop)
     objs = objects(port, origin.port)
     db = os.path.join(d, 'source.db')
@@ -278,22 +241,6 @@ def populate(t):
 
 # ---- what a server on the moved store does ----------------------------------------------------
 
-class Form(html.parser.HTMLParser):
-    """The first form of a page: its action and input fields."""
-
-    def __init__(self, text):
-        super().__init__()
-        self.action, self.fields, self.seen = None, {}, False
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == 'form' and not self.seen:
-            self.seen, self.action = True, a.get('action', '')
-        elif tag == 'input' and a.get('name') and self.action is not None:
-            self.fields.setdefault(a['name'], a.get('value', ''))
-
-
 def login_sub(t, port):
     """The OIDC code flow of the Cloudflare provider, logging in as alice: the id_token's sub."""
     idp = 'http://auth.localhost:%d' % port
@@ -305,10 +252,9 @@ def login_sub(t, port):
     t.eq(r.status_code, 302, 'authorize')
     page = sess.get(up.urljoin(idp, r.headers['Location']), timeout=10)
     t.eq(page.status_code, 200, 'login page')
-    form = Form(page.text)
-    form.fields.update({'username': 'alice', 'password': PASSWORD})
-    r = sess.post(up.urljoin(page.url, form.action), data=form.fields, allow_redirects=False,
-                  timeout=30)
+    form = flows.Forms(page.text).forms[0]
+    r = sess.post(up.urljoin(page.url, form['action']), allow_redirects=False, timeout=30,
+                  data=dict(form['fields'], username='alice', password=PASSWORD))
     t.eq(r.status_code, 302, 'login with the moved password hash: %s' % r.text[:300])
     for _ in range(5):
         loc = r.headers['Location']
