@@ -18,6 +18,7 @@ static void snap_swap(struct access_gate *g, struct gate_snap *s)
     pthread_mutex_lock(&g->mu);
     struct gate_snap *old = g->snap;
     g->snap = s;
+    __atomic_store_n(&g->snap_version, s->version, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&g->mu);
     gate_snap_put(old);
 }
@@ -122,6 +123,7 @@ void access_gate_free(struct access_gate *g)
         pthread_mutex_unlock(&g->stop_mu);
         pthread_join(g->thread, NULL);
     }
+    gate_snap_forget(g);
     gate_snap_put(g->snap);
     for (size_t i = 0; i < g->norigins; i++) {
         http_origin_free(g->origins[i].origin);

@@ -26,20 +26,20 @@ struct gate_revoked;
 
 /* ---- limits and timings (one place) -------------------------------------------------- */
 
-#define GATE_RELOAD_S          10   /* config, keys and revocations re-read at least this often */
-#define GATE_REVOKED_MAX       100000 /* revoked sessions remembered by a node */
-#define GATE_REVOKED_MARGIN_S  60   /* each poll re-reads this much before the newest seen */
-#define GATE_TOKEN_CACHE       1024 /* verified tokens kept per event-loop thread */
-#define GATE_TOKEN_MAX         8192 /* bytes of a CF_Authorization cookie or header */
-#define GATE_CERTS_MAX         (256 * 1024) /* the /cdn-cgi/access/certs document */
-#define GATE_REDIRECT_MAX      2048 /* redirect_url */
-#define GATE_LEEWAY_S          60   /* clock skew allowed on IdP tokens */
-#define GATE_KEY_GRACE_S       ACCESS_KEY_GRACE_S /* a rotated key keeps verifying this long */
-#define GATE_KEY_ROTATE_S      (42 * 86400) /* automatic rotation: every 6 weeks */
-#define GATE_STATE_COOKIE      "CF_Access_State"
-#define GATE_COOKIE            "CF_Authorization"
-#define GATE_KEY_NAME_PREFIX   "postern gateway key "
-#define GATE_META_TEAM         ACCESS_META_TEAM
+#define GATE_RELOAD_S         10     /* config, keys and revocations re-read at least this often */
+#define GATE_REVOKED_MAX      100000 /* revoked sessions remembered by a node */
+#define GATE_REVOKED_MARGIN_S 60     /* each poll re-reads this much before the newest seen */
+#define GATE_TOKEN_CACHE      1024   /* verified tokens kept per event-loop thread */
+#define GATE_TOKEN_MAX        8192   /* bytes of a CF_Authorization cookie or header */
+#define GATE_CERTS_MAX        (256 * 1024)       /* the /cdn-cgi/access/certs document */
+#define GATE_REDIRECT_MAX     2048               /* redirect_url */
+#define GATE_LEEWAY_S         60                 /* clock skew allowed on IdP tokens */
+#define GATE_KEY_GRACE_S      ACCESS_KEY_GRACE_S /* a rotated key keeps verifying this long */
+#define GATE_KEY_ROTATE_S     (42 * 86400)       /* automatic rotation: every 6 weeks */
+#define GATE_STATE_COOKIE     "CF_Access_State"
+#define GATE_COOKIE           "CF_Authorization"
+#define GATE_KEY_NAME_PREFIX  "postern gateway key "
+#define GATE_META_TEAM        ACCESS_META_TEAM
 
 /* ---- the snapshot ---------------------------------------------------------------------- */
 
@@ -62,8 +62,15 @@ struct gate_snap {
     uint64_t version; /* bumped by every new snapshot */
 };
 
-struct gate_snap *gate_snap_get(struct access_gate *g); /* a reference */
+/* A reference to the current snapshot, and its end. On the threads that take them often
+ * (the event loops: every request), both are free of locks and shared counters: each thread
+ * holds one reference to the snapshot it saw last, replaced when the gate's snap_version
+ * moves on, and hands out counted loans of it (snap.c). */
+struct gate_snap *gate_snap_get(struct access_gate *g);
 void gate_snap_put(struct gate_snap *s);
+/* Drops the calling thread's reference when it is to a snapshot of g (access_gate_free);
+ * other threads drop theirs when they exit. */
+void gate_snap_forget(struct access_gate *g);
 /* Loads a snapshot from the store (blocking). */
 struct gate_snap *gate_snap_load(struct access_gate *g, struct store *s, struct err *e);
 const struct gate_app *gate_snap_app(const struct gate_snap *s, const struct access_app *a);
@@ -78,8 +85,9 @@ struct gate_origin_ent {
 struct access_gate {
     struct web *web;
     struct access_rp *rp; /* the OIDC relying party: JWKS and discovery caches */
-    pthread_mutex_t mu;    /* snap pointer, origins, revoked set */
+    pthread_mutex_t mu;   /* snap pointer, origins, revoked set */
     struct gate_snap *snap;
+    uint64_t snap_version; /* atomic: snap->version, read without mu by gate_snap_get */
     struct gate_origin_ent *origins;
     size_t norigins;
     /* revoked.c: session ids revoked (logout), until they expire */
@@ -94,9 +102,6 @@ struct access_gate {
     char *data_dir;
 };
 
-
-
-
 struct http_origin *gate_origin(struct access_gate *g, const struct access_url *u, struct err *e);
 
 /* ---- keys (keyset.c) ---------------------------------------------------------------------- */
@@ -110,18 +115,19 @@ int gate_keys_rotate(struct store *s, int64_t grace_s, int64_t if_current_id,
 /* Fills the snapshot's ring, current kid, jwks and certs from the store. */
 int gate_keys_load(struct store *s, struct gate_snap *snap, struct err *e);
 
-/* ---- tokens (apptoken.c) ---------------------------------------------------------------------- */
+/* ---- tokens (apptoken.c) ----------------------------------------------------------------------
+ */
 
 enum gate_token_type { GATE_TOKEN_APP, GATE_TOKEN_ORG };
 
 /* What a verified CF_Authorization token says. */
 struct gate_identity {
-    json_t *claims;          /* the whole payload (owned) */
-    const char *email;       /* borrowed from claims */
-    const char *session_id;  /* identity_nonce */
-    const char *idp;         /* login method */
+    json_t *claims;         /* the whole payload (owned) */
+    const char *email;      /* borrowed from claims */
+    const char *session_id; /* identity_nonce */
+    const char *idp;        /* login method */
     const char *sub;
-    const char *service;     /* common_name of a service-token token, else NULL */
+    const char *service; /* common_name of a service-token token, else NULL */
     const char *groups[ACCESS_MAX_VALUES];
     size_t ngroups;
     int64_t exp, iat;
@@ -137,8 +143,7 @@ int gate_token_verify(struct access_gate *g, const struct gate_snap *snap, struc
 /* Signs a token for a session (blocking: run on a worker). identity: the session's identity
  * object; aud_z: the app's AUD tag (app) or the team host (org); exp: its expiry. */
 char *gate_token_mint(const struct gate_snap *snap, enum gate_token_type type, const char *aud_z,
-                      const json_t *identity, const char *session_id_z, int64_t exp,
-                      struct err *e);
+                      const json_t *identity, const char *session_id_z, int64_t exp, struct err *e);
 
 /* ---- answering (reply.c) ------------------------------------------------------------------ */
 

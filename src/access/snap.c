@@ -8,16 +8,24 @@
 
 #include <string.h>
 
-struct gate_snap *gate_snap_get(struct access_gate *g)
-{
-    pthread_mutex_lock(&g->mu);
-    struct gate_snap *s = g->snap;
-    if (s != NULL) {
-        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
-    }
-    pthread_mutex_unlock(&g->mu);
-    return s;
-}
+/* ---- references ----------------------------------------------------------------------
+ * A reference per request cost a mutex and an atomic add and subtract on a counter shared by
+ * every loop thread (bench/gate), for a snapshot that changes every GATE_RELOAD_S. So each
+ * thread keeps one counted reference (tl_snap) to the snapshot it saw last, and a reference
+ * it hands out to the current snapshot is a loan of that one, counted in tl_loans: no lock,
+ * no shared write. gate_snap_put of tl_snap on its thread returns a loan while any is out,
+ * else it drops a counted reference (a job's, taken with an atomic add, put on the thread
+ * that holds tl_snap): references of one snapshot are interchangeable, so the counts stay
+ * balanced either way, and tl_snap's own reference keeps it alive meanwhile. When the
+ * version moves on, the loans still out become counted references before tl_snap changes.
+ * Versions are unique across gates (gate.c): an equal version is the gate's current
+ * snapshot. */
+
+static __thread struct gate_snap *tl_snap; /* this thread's counted reference, or NULL */
+static __thread struct access_gate *tl_gate;
+static __thread size_t tl_loans; /* references handed out as loans of tl_snap */
+static pthread_key_t tl_key;     /* its destructor: the thread's reference */
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
 
 static void snap_free(struct gate_snap *s)
 {
@@ -29,11 +37,87 @@ static void snap_free(struct gate_snap *s)
     free(s);
 }
 
-void gate_snap_put(struct gate_snap *s)
+static struct gate_snap *snap_ref_locked(struct access_gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    struct gate_snap *s = g->snap;
+    if (s != NULL) {
+        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return s;
+}
+
+static void snap_unref(struct gate_snap *s)
 {
     if (s != NULL && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
         snap_free(s);
     }
+}
+
+/* The thread's reference ends (its loans, if any, become counted references). */
+static void tl_drop(void)
+{
+    if (tl_snap != NULL && tl_loans > 0) {
+        __atomic_add_fetch(&tl_snap->refs, tl_loans, __ATOMIC_RELAXED);
+    }
+    snap_unref(tl_snap);
+    tl_snap = NULL;
+    tl_gate = NULL;
+    tl_loans = 0;
+}
+
+static void tl_destroy(void *arg)
+{
+    (void)arg; /* tl_snap, still readable while the thread's destructors run */
+    tl_drop();
+}
+
+static void tl_key_make(void)
+{
+    (void)pthread_key_create(&tl_key, tl_destroy);
+}
+
+struct gate_snap *gate_snap_get(struct access_gate *g)
+{
+    struct gate_snap *cur = tl_snap;
+    if (cur != NULL && cur->version == __atomic_load_n(&g->snap_version, __ATOMIC_ACQUIRE)) {
+        tl_loans++;
+        return cur;
+    }
+    struct gate_snap *s = snap_ref_locked(g);
+    if (s == NULL || s == cur) {
+        return s; /* a counted reference */
+    }
+    /* Keep s as this thread's reference; the destructor drops it when the thread exits. */
+    pthread_once(&tl_once, tl_key_make);
+    if (pthread_setspecific(tl_key, s) != 0) {
+        return s; /* no thread reference: a counted one */
+    }
+    tl_drop();
+    tl_snap = s;
+    tl_gate = g;
+    tl_loans = 1;
+    return s;
+}
+
+void gate_snap_put(struct gate_snap *s)
+{
+    if (s != NULL && s == tl_snap && tl_loans > 0) {
+        tl_loans--;
+        return;
+    }
+    snap_unref(s);
+}
+
+void gate_snap_forget(struct access_gate *g)
+{
+    if (tl_gate != g || tl_snap == NULL) {
+        return;
+    }
+    pthread_once(&tl_once, tl_key_make);
+    (void)pthread_setspecific(tl_key, NULL);
+    tl_drop();
 }
 
 const struct gate_app *gate_snap_app(const struct gate_snap *s, const struct access_app *a)

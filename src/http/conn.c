@@ -66,11 +66,7 @@ void http_conn_timer(struct http_conn *c, enum http_timer kind)
 {
     c->timer_kind = kind;
     if (kind == T_NONE) {
-        if (c->timer_armed) {
-            evtimer_del(c->timer);
-            c->timer_armed = false;
-        }
-        return;
+        return; /* an armed event fires and finds nothing to do: no evtimer_del per request */
     }
     c->deadline_ms = http_now_ms() + timer_ms(c, kind);
     if (c->timer_armed && c->timer_fires_ms <= c->deadline_ms) {
@@ -525,8 +521,8 @@ static void conn_free(struct http_conn *c)
         event_free(c->sev);
     }
     http_req_free(&c->req);
-    buf_free(&c->hold);
-    buf_free(&c->body);
+    http_loop_buf_give(loop, &c->hold);
+    http_loop_buf_give(loop, &c->body);
     free(c);
     if (loop->draining && loop->nconns == 0) {
         http_loop_finish(loop);

@@ -40,13 +40,15 @@ static void slice_rebase(struct slice *s, const char *from, size_t n, const char
 /* The request's bytes moved from `from` to `to` (n bytes): move its slices along. */
 static void req_rebase(struct http_req *r, const char *from, size_t n, const char *to)
 {
-    struct http_head *h = &r->head;
-    slice_rebase(&h->method_raw, from, n, to);
-    slice_rebase(&h->target, from, n, to);
-    slice_rebase(&h->host, from, n, to);
-    for (size_t i = 0; i < h->nheaders; i++) {
-        slice_rebase(&h->headers[i].name, from, n, to);
-        slice_rebase(&h->headers[i].value, from, n, to);
+    struct http_head *h = r->head;
+    if (h != NULL) {
+        slice_rebase(&h->method_raw, from, n, to);
+        slice_rebase(&h->target, from, n, to);
+        slice_rebase(&h->host, from, n, to);
+        for (size_t i = 0; i < h->nheaders; i++) {
+            slice_rebase(&h->headers[i].name, from, n, to);
+            slice_rebase(&h->headers[i].value, from, n, to);
+        }
     }
     slice_rebase(&r->query, from, n, to);
     slice_rebase(&r->host, from, n, to);
@@ -73,6 +75,7 @@ static void msg_detach(struct http_conn *c)
     }
     struct evbuffer *in = input(c);
     const char *base = (const char *)evbuffer_pullup(in, (ev_ssize_t)c->in_input);
+    http_loop_buf_take(c->loop, &c->hold); /* no malloc per proxied request */
     buf_reset(&c->hold);
     if (c->hold.cap < c->in_input) {
         c->hold.cap = c->in_input;
@@ -125,10 +128,10 @@ static enum http_step msg_stream(struct http_conn *c, bool has_body)
 {
     struct http_req *r = &c->req;
     r->streamed = true;
-    c->sb_chunked = r->head.chunked;
+    c->sb_chunked = r->head->chunked;
     c->sb_done = !has_body;
     c->continue_sent = false;
-    c->body_left = r->head.chunked ? 0 : r->head.content_length;
+    c->body_left = r->head->chunked ? 0 : r->head->content_length;
     if (c->sb_chunked) {
         http_chunked_init(&c->chunked);
     }
@@ -146,7 +149,7 @@ static void send_continue(struct http_conn *c)
 static enum http_step msg_on_head(struct http_conn *c, char *base, size_t consumed)
 {
     struct http_req *r = &c->req;
-    struct http_head *h = &r->head;
+    struct http_head *h = r->head;
     r->head_valid = true;
     r->t0_ms = http_now_ms();
     head_terminate(h);
@@ -197,6 +200,7 @@ static enum http_step msg_on_head(struct http_conn *c, char *base, size_t consum
         send_continue(c);
     }
     msg_detach(c);
+    http_loop_buf_take(c->loop, &c->body);
     buf_reset(&c->body);
     c->body.cap = limit;
     if (h->chunked) {
@@ -231,9 +235,16 @@ enum http_step http_msg_head(struct http_conn *c)
         goto more;
     }
     size_t consumed = 0;
-    int rc = http_parse_head(p, want, &c->req.head, &consumed);
+    struct http_req *r = &c->req;
+    struct http_head *h = http_loop_head_take(c->loop);
+    int rc = http_parse_head(p, want, h, &consumed);
     if (rc == 1 && want == HTTP_HEAD_MAX) {
         rc = -431;
+    }
+    if (rc != 0) {
+        http_loop_head_give(c->loop, h); /* only a parsed request holds a head */
+    } else {
+        r->head = h;
     }
     if (rc == 1) {
         if (c->peer_eof) {
@@ -276,7 +287,7 @@ enum http_step http_msg_body(struct http_conn *c)
     size_t used = 0;
     int rc = 1;
     for (int i = 0; i < n && i < BODY_IOVECS && rc == 1; i++) {
-        if (r->head.chunked) {
+        if (r->head->chunked) {
             size_t k = 0;
             rc = http_chunked_feed(&c->chunked, v[i].iov_base, v[i].iov_len, &c->body, &k);
             used += k;
@@ -330,10 +341,10 @@ void http_msg_done(struct http_conn *c)
      * pipelined input keeps them for the next request, unless a large body grew them. */
     bool idle = evbuffer_get_length(in) == 0;
     if (idle || c->hold.alloc > 2 * HTTP_HEAD_MAX) {
-        buf_free(&c->hold);
+        http_loop_buf_give(c->loop, &c->hold); /* to the loop's spares, or freed */
     }
     if (idle || c->body.alloc > HTTP_DEFAULT_BODY_LIMIT) {
-        buf_free(&c->body);
+        http_loop_buf_give(c->loop, &c->body);
     }
     buf_reset(&c->hold);
     buf_reset(&c->body);

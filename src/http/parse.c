@@ -10,6 +10,8 @@
  */
 #include "http/http.h"
 
+#include "http/bytes.h"
+
 #include <string.h>
 
 /* Byte classes (one table lookup per byte on the hot path). */
@@ -439,6 +441,22 @@ static int on_field(struct http_head *h, struct framing *f, struct slice name, s
     return 0;
 }
 
+/* The end of the field-content bytes from p (at most lim): values are long (cookies,
+ * tokens), so eight bytes are tested at once where no control byte can be among them. */
+static size_t value_end(const unsigned char *b, size_t p, size_t lim)
+{
+    while (p < lim) {
+        if (lim - p >= 8 && !http_word_may_ctl(http_word_load(b + p))) {
+            p += 8;
+        } else if (ctab[b[p]] & CT_VALUE) {
+            p++;
+        } else {
+            break;
+        }
+    }
+    return p;
+}
+
 /* field-line = field-name ":" OWS field-value OWS CRLF (RFC 9112 section 5). The line, its
  * CRLF included, must end before `win` (the end of the header-bytes budget). */
 static int parse_field_line(const unsigned char *b, size_t len, size_t win, size_t *pp,
@@ -466,9 +484,7 @@ static int parse_field_line(const unsigned char *b, size_t len, size_t win, size
         p++;
     }
     s = p;
-    while (p < lim && (ctab[b[p]] & CT_VALUE)) {
-        p++;
-    }
+    p = value_end(b, p, lim);
     if (p >= lim) {
         return p >= win ? -431 : NEED_MORE;
     }

@@ -23,6 +23,9 @@
  */
 #include "http/server_int.h"
 
+#include "http/bytes.h"
+
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -40,17 +43,30 @@
 
 #define ADD_LIT(out, lit) evbuffer_add((out), (lit), sizeof(lit) - 1)
 
+/* A spare proxy state keeps its buffers' memory up to this much each (a request with a
+ * large head or a chunked response grows them); beyond, they are freed when it is given back. */
+#define PROXY_SPARE_BUF_MAX (16 * 1024)
+
 enum proxy_phase { P_CONNECT, P_SEND, P_BODY };
 
+/* One proxied request. Taken from the loop's spare list and given back to it (proxy_take,
+ * proxy_free): no allocation, no event or evbuffer made, per request. */
 struct proxy {
+    /* Kept from one request to the next: */
+    struct proxy *next_spare;
+    struct buf head;      /* the request head for the origin, kept for one retry */
+    struct buf scratch;   /* decoded chunked response data */
+    struct evbuffer *tmp; /* request body bytes waiting for their chunk line */
+    struct event *timer;  /* left armed when given back: it then fires and does nothing */
+    bool timer_armed;
+    int64_t fires_ms; /* when the armed timer fires */
+    /* Per request: zeroed by proxy_take from here to rh. */
     struct http_req *req;
     struct http_origin *origin;
     const struct http_origin_opts *oo;
     struct http_upconn *up;
     enum proxy_phase phase;
-    struct buf head;      /* the request head for the origin, kept for one retry */
-    struct evbuffer *tmp; /* request body bytes waiting for their chunk line */
-    bool req_chunked;     /* the body goes to the origin chunked */
+    bool req_chunked; /* the body goes to the origin chunked */
     bool req_has_body;
     bool req_done;        /* head, body and last chunk are in the origin's output */
     bool reused, retried; /* a pooled connection; already retried once */
@@ -58,18 +74,17 @@ struct proxy {
     bool upgrade;         /* a valid WebSocket upgrade, allowed */
     char ws_accept[HTTP_WS_ACCEPT_LEN + 1];
     size_t scanned; /* response head bytes searched for a LF */
-    struct http_resp_head rh;
     uint64_t rleft; /* HTTP_RB_LENGTH: bytes still to come */
     struct http_chunked rch;
-    struct buf scratch; /* decoded chunked response data */
     bool origin_eof;
     bool paused; /* origin reading stopped for a full client output */
     bool to_client_chunked;
     bool keep_client;
     int status;
-    uint64_t bytes; /* response body bytes sent to the client */
-    struct event *timer;
-    int64_t deadline_ms, fires_ms;
+    uint64_t bytes;      /* response body bytes sent to the client */
+    int64_t deadline_ms; /* 0: none yet */
+    /* Last, not zeroed (3.3 KB): every field is set by the response parser before use. */
+    struct http_resp_head rh;
 };
 
 static void start_connect(struct proxy *p, bool fresh);
@@ -110,15 +125,16 @@ static void put_field(struct buf *b, struct slice name, struct slice value)
 static bool client_field_dropped(const struct http_head *h, struct slice name,
                                  const struct http_proxy_opts *o)
 {
-    static const char *const ours[] = {"host", "expect", "x-forwarded-for", "x-forwarded-proto",
-                                       "x-forwarded-host"};
+    static const struct slice ours[] = {
+        SLICE_LIT("host"), SLICE_LIT("expect"), SLICE_LIT("x-forwarded-for"),
+        SLICE_LIT("x-forwarded-proto"), SLICE_LIT("x-forwarded-host")};
     /* An origin that maps '_' to '-' (CGI, PHP, many frameworks) would read a spoofed
      * "Cf_Access_Jwt_Assertion" as our header: such names never pass. */
     if (http_hop_by_hop(h->headers, h->nheaders, name) || memchr(name.p, '_', name.n) != NULL) {
         return true;
     }
     for (size_t i = 0; i < UTIL_ARRAY_LEN(ours); i++) {
-        if (slice_case_eq_z(name, ours[i])) {
+        if (name.n == ours[i].n && slice_case_eq_z(name, ours[i].p)) {
             return true;
         }
     }
@@ -134,7 +150,7 @@ static bool client_field_dropped(const struct http_head *h, struct slice name,
 /* X-Forwarded-For: the client's list (every field, in order), then the client's address. */
 static void put_xff(struct buf *b, const struct http_req *r)
 {
-    const struct http_head *h = &r->head;
+    const struct http_head *h = r->head;
     buf_append_z(b, "X-Forwarded-For: ");
     for (size_t i = 0; i < h->nheaders; i++) {
         if (slice_case_eq_z(h->headers[i].name, "x-forwarded-for") && h->headers[i].value.n > 0) {
@@ -150,7 +166,7 @@ static void put_xff(struct buf *b, const struct http_req *r)
 static void put_framing(struct proxy *p, struct buf *b)
 {
     const struct http_req *r = p->req;
-    const struct http_head *h = &r->head;
+    const struct http_head *h = r->head;
     if (r->streamed && !r->conn->sb_done) {
         p->req_has_body = true;
         p->req_chunked = h->chunked;
@@ -171,7 +187,7 @@ static void put_framing(struct proxy *p, struct buf *b)
 static int build_head(struct proxy *p, const struct http_proxy_opts *o)
 {
     const struct http_req *r = p->req;
-    const struct http_head *h = &r->head;
+    const struct http_head *h = r->head;
     struct buf *b = &p->head;
     buf_append(b, h->method_raw.p, h->method_raw.n);
     buf_append_c(b, ' ');
@@ -202,13 +218,15 @@ static int build_head(struct proxy *p, const struct http_proxy_opts *o)
     }
     size_t added = 0;
     for (size_t i = 0; i < o->nadd; i++) {
-        added += strlen(o->add[i].name) + strlen(o->add[i].value) + 4;
-        if (!http_token_ok(o->add[i].name) || !http_field_value_ok(o->add[i].value) ||
+        /* Each value measured once: the gateway adds its 1.1 KB token here per request. */
+        struct slice name = slice_z(o->add[i].name), value = slice_z(o->add[i].value);
+        added += name.n + value.n + 4;
+        if (!http_token_ok(o->add[i].name) || !http_value_bytes_ok(value.p, value.n) ||
             added > PROXY_ADDED_MAX) {
             log_error("proxy: refused added header \"%s\" (invalid, or too large)", o->add[i].name);
             return 500;
         }
-        put_field(b, slice_z(o->add[i].name), slice_z(o->add[i].value));
+        put_field(b, name, value);
     }
     put_framing(p, b);
     buf_append_z(b, p->upgrade ? "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
@@ -224,23 +242,85 @@ static int build_head(struct proxy *p, const struct http_proxy_opts *o)
 
 /* ---- ending ------------------------------------------------------------------------------ */
 
+static void proxy_timer(evutil_socket_t fd, short what, void *arg);
+
+/* A proxy state for a request of this loop: a spare one, or a new one (NULL when libevent
+ * cannot make its timer or buffer). */
+static struct proxy *proxy_take(struct http_loop *loop)
+{
+    struct proxy *p = loop->spare_proxies;
+    if (p != NULL) {
+        loop->spare_proxies = p->next_spare;
+        loop->nspare_proxies--;
+    } else {
+        p = xcalloc(1, sizeof(*p));
+        buf_init(&p->head, PROXY_HEAD_MAX);
+        buf_init(&p->scratch, SIZE_MAX / 2); /* bounded by PROXY_DECODE_STEP per step */
+        p->tmp = evbuffer_new();
+        p->timer = evtimer_new(loop->base, proxy_timer, p);
+        if (p->tmp == NULL || p->timer == NULL) {
+            if (p->tmp != NULL) {
+                evbuffer_free(p->tmp);
+            }
+            if (p->timer != NULL) {
+                event_free(p->timer);
+            }
+            free(p);
+            return NULL;
+        }
+    }
+    p->next_spare = NULL;
+    memset(&p->req, 0, offsetof(struct proxy, rh) - offsetof(struct proxy, req));
+    return p;
+}
+
+static void proxy_destroy(struct proxy *p)
+{
+    event_free(p->timer);
+    evbuffer_free(p->tmp);
+    buf_free(&p->head);
+    buf_free(&p->scratch);
+    free(p);
+}
+
+void http_proxy_free_loop(struct http_loop *loop)
+{
+    while (loop->spare_proxies != NULL) {
+        struct proxy *p = loop->spare_proxies;
+        loop->spare_proxies = p->next_spare;
+        proxy_destroy(p);
+    }
+    loop->nspare_proxies = 0;
+}
+
+/* Ends the proxy's part of the request; the state goes back to the loop's spare list. */
 static void proxy_free(struct proxy *p, bool reusable)
 {
+    struct http_loop *loop = p->req->conn->loop;
     if (p->req->conn->scb != NULL && p->req->conn->sarg == p) {
         http_stream_detach(p->req);
     }
     if (p->up != NULL) {
         http_upstream_put(p->up, reusable);
     }
-    if (p->timer != NULL) {
-        event_free(p->timer);
+    p->up = NULL;
+    p->req = NULL; /* the timer, if armed, finds no request: no evtimer_del per request */
+    evbuffer_drain(p->tmp, evbuffer_get_length(p->tmp));
+    if (p->head.alloc > PROXY_SPARE_BUF_MAX) {
+        buf_free(&p->head);
     }
-    if (p->tmp != NULL) {
-        evbuffer_free(p->tmp);
+    if (p->scratch.alloc > PROXY_SPARE_BUF_MAX) {
+        buf_free(&p->scratch);
     }
-    buf_free(&p->head);
-    buf_free(&p->scratch);
-    free(p);
+    buf_reset(&p->head);
+    buf_reset(&p->scratch);
+    if (loop->nspare_proxies >= HTTP_LOOP_SPARE_PROXIES) {
+        proxy_destroy(p);
+        return;
+    }
+    p->next_spare = loop->spare_proxies;
+    loop->spare_proxies = p;
+    loop->nspare_proxies++;
 }
 
 /* Before anything of the response went to the client: an error page. */
@@ -290,9 +370,10 @@ static bool proxy_complete(struct proxy *p)
 static void deadline(struct proxy *p, int ms)
 {
     p->deadline_ms = http_now_ms() + ms;
-    if (evtimer_pending(p->timer, NULL) && p->fires_ms <= p->deadline_ms) {
+    if (p->timer_armed && p->fires_ms <= p->deadline_ms) {
         return;
     }
+    p->timer_armed = true;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     evtimer_add(p->timer, &tv);
     p->fires_ms = p->deadline_ms;
@@ -301,11 +382,16 @@ static void deadline(struct proxy *p, int ms)
 static void proxy_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct proxy *p = arg;
+    p->timer_armed = false;
+    if (p->req == NULL || p->deadline_ms == 0) {
+        return; /* a spare state's, or a request's before its first deadline */
+    }
     int64_t left = p->deadline_ms - http_now_ms();
     if (left > 0) {
         struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
         evtimer_add(p->timer, &tv);
         p->fires_ms = p->deadline_ms;
+        p->timer_armed = true;
         return;
     }
     switch (p->phase) {
@@ -324,6 +410,36 @@ static void proxy_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the response head ------------------------------------------------------------------- */
 
+/* "Content-Length: n\r\n" (no printf on the path of every response). */
+static void put_content_length(struct evbuffer *out, uint64_t n)
+{
+    char d[48];
+    size_t i = sizeof d;
+    d[--i] = '\n';
+    d[--i] = '\r';
+    do {
+        d[--i] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+    static const char name[] = "Content-Length: ";
+    i -= sizeof name - 1;
+    memcpy(d + i, name, sizeof name - 1);
+    evbuffer_add(out, d + i, sizeof d - i);
+}
+
+/* "HTTP/1.1 200 OK\r\n": the status is 100..599 (respparse.c), the reason as received. */
+static void put_status_line(struct evbuffer *out, const struct http_resp_head *rh)
+{
+    char line[16] = "HTTP/1.1 ";
+    line[9] = (char)('0' + rh->status / 100 % 10);
+    line[10] = (char)('0' + rh->status / 10 % 10);
+    line[11] = (char)('0' + rh->status % 10);
+    line[12] = ' ';
+    evbuffer_add(out, line, 13);
+    evbuffer_add(out, rh->reason.p != NULL ? rh->reason.p : "", rh->reason.n);
+    ADD_LIT(out, "\r\n");
+}
+
 /* Writes the response head for the client: the origin's fields minus hop-by-hop ones, our
  * framing and connection handling. */
 static void client_head(struct proxy *p)
@@ -334,7 +450,7 @@ static void client_head(struct proxy *p)
     bool upgrade = rh->status == 101;
     bool close_delimited = false;
     p->status = rh->status;
-    evbuffer_add_printf(out, "HTTP/1.1 %03d %.*s\r\n", rh->status, (int)rh->reason.n, rh->reason.p);
+    put_status_line(out, rh);
     bool date = false;
     for (size_t i = 0; i < rh->nheaders; i++) {
         struct slice name = rh->headers[i].name, value = rh->headers[i].value;
@@ -358,20 +474,18 @@ static void client_head(struct proxy *p)
     case HTTP_RB_NONE:
         /* HEAD and 304 keep the length of the representation (RFC 9110 section 8.6). */
         if (rh->has_content_length && rh->status >= 200 && rh->status != 204) {
-            evbuffer_add_printf(out, "Content-Length: %llu\r\n",
-                                (unsigned long long)rh->content_length);
+            put_content_length(out, rh->content_length);
         }
         break;
     case HTTP_RB_LENGTH:
-        evbuffer_add_printf(out, "Content-Length: %llu\r\n",
-                            (unsigned long long)rh->content_length);
+        put_content_length(out, rh->content_length);
         p->rleft = rh->content_length;
         break;
     case HTTP_RB_CHUNKED:
     case HTTP_RB_CLOSE:
         /* An HTTP/1.1 client gets chunks whatever the origin did (RFC 9112 section 7); an
          * HTTP/1.0 client can only be told the end by the close. */
-        if (r->head.version_minor == 1) {
+        if (r->head->version_minor == 1) {
             ADD_LIT(out, "Transfer-Encoding: chunked\r\n");
             p->to_client_chunked = true;
         } else {
@@ -754,19 +868,16 @@ void http_proxy(struct http_req *req, struct http_origin *origin, const struct h
         http_respond_error(req, 502, NULL); /* the client is gone: dropped, and freed */
         return;
     }
-    struct proxy *p = xcalloc(1, sizeof(*p));
+    struct proxy *p = proxy_take(req->conn->loop);
+    if (p == NULL) {
+        log_error("proxy: out of memory");
+        http_respond_error(req, 500, NULL);
+        return;
+    }
     p->req = req;
     p->origin = origin;
     p->oo = http_origin_settings(origin);
-    buf_init(&p->head, PROXY_HEAD_MAX);
-    buf_init(&p->scratch, SIZE_MAX / 2); /* bounded by PROXY_DECODE_STEP per step */
-    p->tmp = evbuffer_new();
-    p->timer = evtimer_new(http_req_base(req), proxy_timer, p);
-    if (p->tmp == NULL || p->timer == NULL) {
-        proxy_error(p, 500, "out of memory");
-        return;
-    }
-    p->upgrade = o->allow_upgrade && req->head.upgrade && http_ws_request_valid(req, p->ws_accept);
+    p->upgrade = o->allow_upgrade && req->head->upgrade && http_ws_request_valid(req, p->ws_accept);
     int status = build_head(p, o);
     if (status != 0) {
         proxy_error(p, status, NULL);

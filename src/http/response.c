@@ -7,6 +7,8 @@
  */
 #include "http/server_int.h"
 
+#include "http/bytes.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -156,13 +158,7 @@ bool http_token_ok(const char *z)
 /* field-value without CR, LF, NUL or other controls (HTAB allowed): no response splitting. */
 bool http_field_value_ok(const char *z)
 {
-    for (; *z; z++) {
-        unsigned char c = (unsigned char)*z;
-        if ((c < 0x20 && c != '\t') || c == 0x7f) {
-            return false;
-        }
-    }
-    return true;
+    return http_value_bytes_ok(z, strlen(z));
 }
 
 bool http_list_has(struct slice list, struct slice token)
@@ -213,16 +209,19 @@ int http_resp_header(struct http_req *r, const char *name_z, const char *value_z
  * classic ones), plus the framing fields a proxy always writes itself. */
 bool http_hop_by_hop(const struct http_header *hs, size_t n, struct slice name)
 {
-    static const char *const names[] = {"connection", "keep-alive",    "proxy-connection",
-                                        "te",         "trailer",       "transfer-encoding",
-                                        "upgrade",    "content-length"};
+    /* Lengths first: this runs for every field of every proxied message, both ways. */
+    static const struct slice names[] = {
+        SLICE_LIT("connection"), SLICE_LIT("keep-alive"),    SLICE_LIT("proxy-connection"),
+        SLICE_LIT("te"),         SLICE_LIT("trailer"),       SLICE_LIT("transfer-encoding"),
+        SLICE_LIT("upgrade"),    SLICE_LIT("content-length")};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(names); i++) {
-        if (slice_case_eq_z(name, names[i])) {
+        if (name.n == names[i].n && slice_case_eq_z(name, names[i].p)) {
             return true;
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if (slice_case_eq_z(hs[i].name, "connection") && http_list_has(hs[i].value, name)) {
+        if (hs[i].name.n == names[0].n && slice_case_eq_z(hs[i].name, names[0].p) &&
+            http_list_has(hs[i].value, name)) {
             return true;
         }
     }
@@ -262,7 +261,7 @@ static bool status_has_body(int status)
 static bool conn_should_close(const struct http_req *r)
 {
     const struct http_conn *c = r->conn;
-    return r->close || !r->head_valid || !r->head.keep_alive || c->peer_eof || c->loop->draining ||
+    return r->close || !r->head_valid || !r->head->keep_alive || c->peer_eof || c->loop->draining ||
            (r->streamed && !http_stream_body_discardable(r));
 }
 

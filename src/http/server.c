@@ -272,6 +272,8 @@ static void loop_free(struct http_loop *loop)
     free_listeners(loop);
     http_conn_free_all(loop);
     http_upstream_free_loop(loop); /* before the event base: pooled origin connections */
+    http_proxy_free_loop(loop);    /* before the event base: their timers */
+    http_loop_heads_free(loop);
     if (loop->shutdown_ev != NULL) {
         event_free(loop->shutdown_ev);
     }

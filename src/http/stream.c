@@ -183,7 +183,7 @@ void http_stream_continue(struct http_req *r)
 {
     struct http_conn *c = r->conn;
     /* RFC 9110 section 10.1.1: the client waits for this before sending the body. */
-    if (!r->head.expect_continue || c->continue_sent || c->sb_done || !c->open ||
+    if (!r->head->expect_continue || c->continue_sent || c->sb_done || !c->open ||
         evbuffer_get_length(c->in) > 0) {
         return;
     }
@@ -206,7 +206,7 @@ void http_stream_flush(struct http_req *r)
 bool http_stream_keepable(const struct http_req *r)
 {
     const struct http_conn *c = r->conn;
-    return c->open && r->head_valid && r->head.keep_alive && !c->peer_eof && !c->loop->draining;
+    return c->open && r->head_valid && r->head->keep_alive && !c->peer_eof && !c->loop->draining;
 }
 
 bool http_stream_body_discardable(const struct http_req *r)
@@ -220,7 +220,7 @@ bool http_stream_body_discardable(const struct http_req *r)
     }
     /* Told to wait for a 100 Continue that never came, the client may send the body or
      * the next request: the two cannot be told apart, so the connection closes. */
-    if (r->head.expect_continue && !c->continue_sent && evbuffer_get_length(c->in) == 0) {
+    if (r->head->expect_continue && !c->continue_sent && evbuffer_get_length(c->in) == 0) {
         return false;
     }
     return c->sb_chunked || c->body_left <= HTTP_STREAM_DISCARD_MAX;

@@ -72,10 +72,15 @@ struct http_upconn {
     bool reading;              /* plain: rev is added */
     bool want_read;            /* the user has not paused reading */
     struct event *idle_timer;  /* pooled: idle_timeout_ms; closing: HTTP_UPSTREAM_FLUSH_MS */
-    int nest;                  /* > 0 while a user callback runs */
-    bool dead;                 /* freed inside a callback: the struct goes when it returns */
-    size_t addr;               /* index of the address being tried or used */
-    int sys_errno;             /* of the last failure */
+    /* Lazy like conn.c's timers: taking a pooled connection leaves the timer armed (it then
+     * fires and finds the connection busy), putting it back only moves the deadline. */
+    bool timer_armed;
+    int64_t timer_fires_ms;
+    int64_t idle_deadline_ms;
+    int nest;      /* > 0 while a user callback runs */
+    bool dead;     /* freed inside a callback: the struct goes when it returns */
+    size_t addr;   /* index of the address being tried or used */
+    int sys_errno; /* of the last failure */
     unsigned long ssl_error;
     long verify_result;
     const struct http_upconn_cbs *cbs;
@@ -359,9 +364,28 @@ static void up_call_event(struct http_upconn *u, short what)
     }
 }
 
+static void up_timer_add(struct http_upconn *u, int64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(u->idle_timer, &tv);
+    u->timer_armed = true;
+    u->timer_fires_ms = http_now_ms() + ms;
+}
+
 static void up_idle_timer(evutil_socket_t fd, short what, void *arg)
 {
-    up_free(arg); /* idle in the pool, or closing, for too long */
+    struct http_upconn *u = arg;
+    u->timer_armed = false;
+    if (u->state == U_IDLE) {
+        int64_t left = u->idle_deadline_ms - http_now_ms();
+        if (left > 0) {
+            up_timer_add(u, left); /* pooled again since the timer was armed */
+            return;
+        }
+    } else if (u->state != U_CLOSING) {
+        return; /* in use: armed when it was last pooled */
+    }
+    up_free(u); /* idle in the pool, or closing, for too long */
 }
 
 /* What the transport saw: data, the end, or an error. */
@@ -690,8 +714,7 @@ struct http_upconn *http_upstream_get(struct http_origin *o, struct http_loop *l
     if (!fresh && p->idle != NULL) {
         struct http_upconn *u = p->idle;
         up_unlink_idle(u);
-        evtimer_del(u->idle_timer);
-        u->state = U_BUSY;
+        u->state = U_BUSY; /* its idle timer, if it fires, finds it busy */
         u->cbs = cbs;
         u->arg = arg;
         *reused = true;
@@ -811,8 +834,10 @@ void http_upstream_put(struct http_upconn *u, bool reusable)
     u->cbs = NULL;
     u->arg = NULL;
     http_upconn_reading(u, true); /* to see the origin close it */
-    struct timeval tv = {o->opts.idle_timeout_ms / 1000, (o->opts.idle_timeout_ms % 1000) * 1000};
-    evtimer_add(u->idle_timer, &tv);
+    u->idle_deadline_ms = http_now_ms() + o->opts.idle_timeout_ms;
+    if (!u->timer_armed || u->timer_fires_ms > u->idle_deadline_ms) {
+        up_timer_add(u, o->opts.idle_timeout_ms);
+    }
     u->inext = p->idle;
     p->idle = u;
     p->nidle++;
@@ -836,8 +861,7 @@ void http_upstream_close_after_flush(struct http_upconn *u)
     } else {
         http_upconn_reading(u, true);
     }
-    struct timeval tv = {HTTP_UPSTREAM_FLUSH_MS / 1000, (HTTP_UPSTREAM_FLUSH_MS % 1000) * 1000};
-    evtimer_add(u->idle_timer, &tv);
+    up_timer_add(u, HTTP_UPSTREAM_FLUSH_MS);
 }
 
 void http_upstream_free_loop(struct http_loop *loop)

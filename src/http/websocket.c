@@ -63,7 +63,7 @@ static bool ws_accept(struct slice key, char out[HTTP_WS_ACCEPT_LEN + 1])
 
 bool http_ws_request_valid(const struct http_req *r, char accept[HTTP_WS_ACCEPT_LEN + 1])
 {
-    const struct http_head *h = &r->head;
+    const struct http_head *h = r->head;
     if (!r->head_valid || h->method != HTTP_M_GET || h->version_minor != 1 || !h->upgrade ||
         h->chunked || h->content_length != 0) {
         return false;

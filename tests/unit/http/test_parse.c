@@ -211,6 +211,67 @@ static void test_values(void **state)
     assert_string_equal(hget("!#$%&'*+-.^_`|~09azaz"), "t");
 }
 
+/* The value scan tests eight bytes at a time (bytes.h): in a 1.1 KB value (a token), every
+ * byte value at positions around each word boundary must get the byte-by-byte verdict:
+ * field-content is VCHAR, obs-text, SP and HTAB (RFC 9110 section 5.5); any other control
+ * byte, DEL, a bare CR or LF is a 400. */
+#define LONG_VALUE 1100
+
+static bool value_byte_ok(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+static void test_long_values(void **state)
+{
+    static const size_t at[] = {0,  1,   6,    7,    8,    9,    15,   16,   17,  63,
+                                64, 550, 1088, 1091, 1092, 1093, 1095, 1097, 1098};
+    char req[LONG_VALUE + 64];
+    for (size_t k = 0; k < UTIL_ARRAY_LEN(at); k++) {
+        for (unsigned c = 0; c < 256; c++) {
+            char value[LONG_VALUE];
+            memset(value, 'v', sizeof value);
+            value[at[k]] = (char)c;
+            int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: a\r\nX-Long: ");
+            memcpy(req + n, value, sizeof value);
+            memcpy(req + n + sizeof value, "\r\n\r\n", 4);
+            size_t consumed = 0;
+            int rc = parse_n(req, (size_t)n + sizeof value + 4, &consumed);
+            if (!value_byte_ok((unsigned char)c)) {
+                if (rc != -400) {
+                    fail_msg("byte 0x%02x at %zu: %d, want -400", c, at[k], rc);
+                }
+                continue;
+            }
+            if (rc != 0) {
+                fail_msg("byte 0x%02x at %zu: %d, want 0", c, at[k], rc);
+            }
+            /* OWS at either end is not part of the value (RFC 9112 section 5). */
+            size_t s = 0, e = sizeof value;
+            while (s < e && (value[s] == ' ' || value[s] == '\t')) {
+                s++;
+            }
+            while (e > s && (value[e - 1] == ' ' || value[e - 1] == '\t')) {
+                e--;
+            }
+            assert_int_equal(H.nheaders, 2);
+            assert_int_equal(H.headers[1].value.n, e - s);
+            assert_memory_equal(H.headers[1].value.p, value + s, e - s);
+        }
+    }
+    /* Two HTABs and a run of obs-text inside, and the value is kept whole. */
+    char value[LONG_VALUE];
+    memset(value, '\xe9', sizeof value);
+    value[100] = value[901] = '\t';
+    int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: a\r\nX-Long: ");
+    memcpy(req + n, value, sizeof value);
+    memcpy(req + n + sizeof value, "\r\n\r\n", 4);
+    size_t consumed = 0;
+    assert_int_equal(parse_n(req, (size_t)n + sizeof value + 4, &consumed), 0);
+    assert_int_equal(H.headers[1].value.n, sizeof value);
+    assert_memory_equal(H.headers[1].value.p, value, sizeof value);
+}
+
 static void test_content_length(void **state)
 {
     static const struct {
@@ -799,6 +860,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_connection, teardown),
         cmocka_unit_test_teardown(test_expect_upgrade, teardown),
         cmocka_unit_test_teardown(test_values, teardown),
+        cmocka_unit_test_teardown(test_long_values, teardown),
         cmocka_unit_test_teardown(test_content_length, teardown),
         cmocka_unit_test_teardown(test_transfer_encoding, teardown),
         cmocka_unit_test_teardown(test_host, teardown),

@@ -32,6 +32,32 @@ static void test_token_and_value(void **state)
     assert_false(http_field_value_ok("a\x01"));
 }
 
+/* http_field_value_ok tests eight bytes at a time (bytes.h): a 1.1 KB value (the token the
+ * gateway adds) with one byte of every value at positions around each word boundary gets
+ * the byte-by-byte verdict, so that no CR or LF gets into an added header. */
+static void test_long_value(void **state)
+{
+    enum { LEN = 1100 };
+    static const size_t at[] = {0, 1, 7, 8, 9, 15, 16, 17, 550, 1091, 1092, 1093, 1098, 1099};
+    char v[LEN + 1];
+    for (size_t k = 0; k < UTIL_ARRAY_LEN(at); k++) {
+        for (unsigned c = 1; c < 256; c++) {
+            memset(v, 'x', LEN);
+            v[LEN] = '\0';
+            v[at[k]] = (char)c;
+            bool want = c == '\t' || (c >= 0x20 && c != 0x7f);
+            if (http_field_value_ok(v) != want) {
+                fail_msg("byte 0x%02x at %zu: %d, want %d", c, at[k], !want, want);
+            }
+        }
+    }
+    memset(v, 'x', LEN);
+    v[LEN] = '\0';
+    assert_true(http_field_value_ok(v));
+    v[LEN - 1] = '\n'; /* the last byte, after the last whole word */
+    assert_false(http_field_value_ok(v));
+}
+
 static void test_list_has(void **state)
 {
     assert_true(http_list_has(SLICE_LIT("keep-alive, Upgrade"), SLICE_LIT("upgrade")));
@@ -94,9 +120,8 @@ static void test_chunk_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_token_and_value),
-        cmocka_unit_test(test_list_has),
-        cmocka_unit_test(test_hop_by_hop),
+        cmocka_unit_test(test_token_and_value), cmocka_unit_test(test_long_value),
+        cmocka_unit_test(test_list_has),        cmocka_unit_test(test_hop_by_hop),
         cmocka_unit_test(test_chunk_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
