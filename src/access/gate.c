@@ -77,7 +77,8 @@ static void *refresher(void *arg)
         pthread_mutex_unlock(&g->stop_mu);
         struct err e = {0};
         if (access_gate_refresh(g, &e) != 0) {
-            log_error("access: reload: %s (the previous configuration stays in use)", e.msg);
+            log_error("%saccess: reload: %s (the previous configuration stays in use)",
+                      store_unavailable(&e) ? "store unavailable: " : "", e.msg);
         }
         pthread_mutex_lock(&g->stop_mu);
     }

@@ -77,6 +77,38 @@ char *store_default_url(const char *data_dir_z)
 
 /* ---- one connection per thread ------------------------------------------------------ */
 
+/* After a connection could not be opened, this thread's next attempts within
+ * STORE_OPEN_BACKOFF_MS fail at once with the same cause: while a database server is
+ * unreachable (worse: silently dropping packets, each attempt waiting for its connect
+ * timeout), a request must not spend that wait before its 503. Once open, a PostgreSQL
+ * connection has the same backoff of its own (pg_int.h). */
+#define STORE_OPEN_BACKOFF_MS 1000
+
+static __thread int64_t open_retry_at_ms;
+static __thread unsigned open_failure_gen; /* the URL's generation: another URL starts afresh */
+static __thread struct err open_failure;
+
+static struct store *open_backoff(const char *url, unsigned gen, struct err *e)
+{
+    int64_t now = util_mono_ms();
+    if (now < open_retry_at_ms && gen == open_failure_gen) {
+        err_set(e, open_failure.code, "%s (retrying)", open_failure.msg);
+        return NULL;
+    }
+    struct err local = {0};
+    struct store *s = store_open(url, &local);
+    if (s == NULL) {
+        if (local.code == STORE_E_IO) {
+            open_failure = local;
+            open_failure_gen = gen;
+            open_retry_at_ms = now + STORE_OPEN_BACKOFF_MS;
+        }
+        if (e != NULL)
+            *e = local;
+    }
+    return s;
+}
+
 /* The URL and a generation number, under a mutex: a thread's connection is reused only if it
  * was opened for the current generation (so a store_global_init after a shutdown, with
  * another URL, is never served by a stale connection). */
@@ -152,7 +184,7 @@ struct store *store_thread(struct err *e)
         err_set(e, STORE_E_STATE, "store: store_global_init has not been called");
         return NULL;
     }
-    tc->s = store_open(url, e);
+    tc->s = open_backoff(url, gen, e);
     tc->gen = gen;
     util_free_secret(url);
     return tc->s;
@@ -162,12 +194,13 @@ struct store *store_open_global(struct err *e)
 {
     pthread_mutex_lock(&global_lock);
     char *url = global_url ? xstrdup(global_url) : NULL;
+    unsigned gen = global_gen;
     pthread_mutex_unlock(&global_lock);
     if (!url) {
         err_set(e, STORE_E_STATE, "store: store_global_init has not been called");
         return NULL;
     }
-    struct store *s = store_open(url, e);
+    struct store *s = open_backoff(url, gen, e);
     util_free_secret(url);
     return s;
 }

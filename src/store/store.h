@@ -679,7 +679,8 @@ char *store_default_url(const char *data_dir_z);
  * store_global_init records the URL (copied; it may hold a password) and opens nothing;
  * call it once at start, before any thread calls store_thread(). store_thread() returns this
  * thread's connection, opening it the first time (NULL and e on failure: the next call tries
- * again); the connection is closed when the thread exits (a pthread key destructor). Never
+ * again, except that after an unreachable server (STORE_E_IO) this thread's calls within a
+ * second fail at once with the same message and " (retrying)"); the connection is closed when the thread exits (a pthread key destructor). Never
  * store_close() it. store_global_shutdown() closes the calling thread's connection and forgets
  * the URL; call it after the other threads have been joined (a thread still alive keeps its
  * connection until it exits, and store_thread() fails until the next store_global_init). */
@@ -689,7 +690,8 @@ void store_global_shutdown(void);
 /* A new connection to the database of store_global_init, for a caller that shares one
  * connection between threads and serialises its use itself (with SQLite, a connection that
  * does all of some kind of writes keeps its page cache, which other connections' commits
- * would flush). NULL and e on failure; close it with store_close. */
+ * would flush). NULL and e on failure (with store_thread's one-second backoff after
+ * STORE_E_IO); close it with store_close. */
 struct store *store_open_global(struct err *e);
 /* Changes with each store_global_init / store_global_shutdown: a connection opened by
  * store_open_global under another generation is stale. */

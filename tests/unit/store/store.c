@@ -37,6 +37,31 @@ static void postgres_unreachable(void **state)
     }
 }
 
+/* A thread whose connection could not be opened does not try again, and wait again, on every
+ * call: within a second it gets the same cause at once; after it, a new attempt. */
+static void store_thread_backs_off_an_unreachable_server(void **state)
+{
+    struct err e = {0};
+    char url[128];
+    snprintf(url, sizeof(url), "postgres://u:secret-pw@127.0.0.1:%d/postern", closed_port());
+    assert_int_equal(store_global_init(url, &e), 0);
+    assert_null(store_thread(&e));
+    assert_int_equal(e.code, STORE_E_IO);
+    assert_null(strstr(e.msg, "(retrying)"));
+    assert_null(store_thread(&e));
+    assert_int_equal(e.code, STORE_E_IO);
+    assert_non_null(strstr(e.msg, "postgres: cannot connect"));
+    assert_non_null(strstr(e.msg, "(retrying)"));
+    assert_null(store_open_global(&e));
+    assert_non_null(strstr(e.msg, "(retrying)"));
+    usleep(1100 * 1000);
+    assert_null(store_thread(&e));
+    assert_int_equal(e.code, STORE_E_IO);
+    assert_null(strstr(e.msg, "(retrying)"));
+    assert_null(strstr(e.msg, "secret-pw"));
+    store_global_shutdown();
+}
+
 /* With a server: both schemes open the PostgreSQL backend. */
 static void postgres_url_opens_postgres(void **state)
 {
@@ -206,6 +231,7 @@ int main(void)
 {
     const struct CMUnitTest both[] = {
         cmocka_unit_test(postgres_unreachable),
+        cmocka_unit_test(store_thread_backs_off_an_unreachable_server),
         cmocka_unit_test(thread_connections),
     };
     const struct CMUnitTest sqlite_only[] = {
