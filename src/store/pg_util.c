@@ -437,11 +437,15 @@ static int can_commit(struct pg_store *s, struct err *e)
 
 int pg_leave(struct pg_store *s, bool own, bool ok, struct err *e)
 {
-    s->depth--;
-    if (ok && can_commit(s, e) == 0) {
-        if (pg_run(s, own ? sql_commit : sql_release, "commit", NULL, e, "") == 0)
-            return 0;
+    /* COMMIT runs while depth still counts the transaction: should the connection be found
+     * dead at that moment, ready() reports it instead of reconnecting for a COMMIT that a new
+     * session would answer with success. */
+    if (ok && can_commit(s, e) == 0 &&
+        pg_run(s, own ? sql_commit : sql_release, "commit", NULL, e, "") == 0) {
+        s->depth--;
+        return 0;
     }
+    s->depth--;
     /* Rolling back keeps the earlier error in e: a second message would hide the cause. A
      * savepoint is released after its rollback, as SQLite's are. */
     if (own) {
