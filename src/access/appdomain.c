@@ -6,7 +6,6 @@
  *   /cdn-cgi/access/logout              (app or team domain) ends the session everywhere.
  */
 #include "access/gate_int.h"
-#include "access/unavailable.h"
 
 #include <string.h>
 

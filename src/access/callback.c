@@ -11,7 +11,6 @@
  *    goes on to the application with a one-time token; else the access-denied page.
  */
 #include "access/gate_int.h"
-#include "access/unavailable.h"
 
 #include <string.h>
 

@@ -158,6 +158,19 @@ void gate_page_error(struct access_gate *g, struct http_req *r, int status, cons
 void gate_page_denied(struct access_gate *g, struct http_req *r, const char *app_z,
                       const char *email_z, const char *signout_z);
 void gate_json_error(struct http_req *r, int status, const char *message_z);
+/* A failure of the store or of signing. When the store cannot be reached (store_unavailable:
+ * PostgreSQL down, SQLite locked past its timeout) the request is not a bug and will work
+ * again by itself: 503 with Retry-After (RFC 9110 section 15.6.4) and the "Temporarily
+ * unavailable" words (web.h), and one log line "store unavailable: <message>". Anything else:
+ * 500 and "access: <what>: <message>". Requests that need no store (an app token verified in
+ * memory, the certs) never come here. gate_failure_log logs e once as above and says whether
+ * the store was unreachable; gate_page_failure answers people (the unavailable page, or
+ * gate_page_error(500, title_z, message_z)); gate_json_failure machines ({"error":
+ * "temporarily unavailable"} 503, or {"error": "server error"} 500). */
+bool gate_failure_log(const char *what_z, const struct err *e);
+void gate_page_failure(struct access_gate *g, struct http_req *r, const char *what_z,
+                       const struct err *e, const char *title_z, const char *message_z);
+void gate_json_failure(struct http_req *r, const char *what_z, const struct err *e);
 bool gate_is_b64url(struct slice s);
 void gate_subject(struct access_subject *out, struct http_req *r, const struct gate_identity *id);
 

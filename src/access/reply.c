@@ -3,7 +3,6 @@
  * application, the one check of a redirect_url, cookies, and the pages people see.
  */
 #include "access/gate_int.h"
-#include "access/unavailable.h"
 
 #include <stdio.h>
 #include <string.h>

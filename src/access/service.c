@@ -9,7 +9,6 @@
  * ID, as Cloudflare's) is signed once and reused while it has more than a minute to live.
  */
 #include "access/gate_int.h"
-#include "access/unavailable.h"
 
 #include <openssl/sha.h>
 #include <string.h>

@@ -12,7 +12,6 @@
  * by the CF_Access_State cookie.
  */
 #include "access/gate_int.h"
-#include "access/unavailable.h"
 
 #include <string.h>
 
