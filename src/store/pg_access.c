@@ -24,11 +24,6 @@
 #define LOCK_APPS "postern.access_apps"
 #define LOCK_KEYS "postern.access_keys"
 
-static const char *or_z(const char *z, const char *dflt)
-{
-    return z && z[0] ? z : dflt;
-}
-
 static void fill_idp(const PGresult *r, int row, void *rec)
 {
     struct store_access_idp *p = rec;
@@ -182,7 +177,7 @@ static int idp_write(struct pg_store *s, void *rec, bool *created, struct err *e
         "UPDATE access_idps SET type = $2, config = $3, updated_at = $4 WHERE id = $1";
     struct store_access_idp *p = rec;
     const char *name = p->name ? p->name : "";
-    const char *config = or_z(p->config, "{}");
+    const char *config = store_or_z(p->config, "{}");
     struct existing x;
     int64_t now = util_now(), id = 0;
     if (find_existing(s, find, name, &x, e) < 0)
@@ -249,7 +244,7 @@ static int app_write(struct pg_store *s, void *rec, bool *created, struct err *e
         "UPDATE access_apps SET domain = $2, config = $3, updated_at = $4 WHERE id = $1";
     struct store_access_app *a = rec;
     const char *name = a->name ? a->name : "";
-    const char *config = or_z(a->config, "{}");
+    const char *config = store_or_z(a->config, "{}");
     struct existing x;
     int64_t now = util_now(), id = 0;
     if (find_existing(s, find, name, &x, e) < 0)

@@ -37,11 +37,6 @@
  * before waited for their rows; two are the rule, more a rotation racing each pass. */
 #define TREE_PASSES_MAX 16
 
-static const char *or_z(const char *z, const char *dflt)
-{
-    return z && z[0] ? z : dflt;
-}
-
 static void fill_session(const PGresult *r, int row, void *rec)
 {
     struct store_session *x = rec;
@@ -120,7 +115,7 @@ int pg_session_create(struct store *base, const char *id_z, struct store_session
     int64_t now = util_now();
     int64_t auth_time = x->auth_time ? x->auth_time : now;
     if (pg_run(pg(base), sql, "session", NULL, e, "tiiiittt", id_z, x->user_id, now, x->expires_at,
-               auth_time, or_z(x->amr, "[]"), x->client_ip, x->user_agent) < 0)
+               auth_time, store_or_z(x->amr, "[]"), x->client_ip, x->user_agent) < 0)
         return -1;
     snprintf(x->id, sizeof(x->id), "%s", id_z);
     x->created_at = x->last_seen = now;
@@ -492,7 +487,7 @@ static int rotate(struct pg_store *s, const char *old_id_z, const char *new_id_z
         .kind = STORE_TOKEN_REFRESH,
         .provider_id = o->provider_id,
         .user_id = o->user_id,
-        .scope = (char *)or_z(scope_z, o->scope),
+        .scope = (char *)store_or_z(scope_z, o->scope),
         .expires_at = expires_at,
     };
     memcpy(t.code_id, o->code_id, sizeof(t.code_id));

@@ -27,11 +27,6 @@
 /* The advisory lock of an upsert: its kind and name (see lock_name). */
 #define UPSERT_LOCK_NAME_SIZE 256
 
-static const char *or_z(const char *z, const char *dflt)
-{
-    return z && z[0] ? z : dflt;
-}
-
 static void fill_keypair(const PGresult *r, int row, void *rec)
 {
     struct store_keypair *k = rec;
@@ -229,7 +224,7 @@ static int provider_write(struct pg_store *s, struct store_provider *p, bool *cr
                        p->signing_key ? p->signing_key : "");
     PGresult *r =
         pg_query(s, sql, "provider", e, "tttttttiiitbi", p->name, p->authorization_flow,
-                 p->client_type, p->client_id, p->client_secret, or_z(p->redirect_uris, "[]"),
+                 p->client_type, p->client_id, p->client_secret, store_or_z(p->redirect_uris, "[]"),
                  p->signing_key, p->access_code_validity, p->access_token_validity,
                  p->refresh_token_validity, p->sub_mode, (int)p->include_claims_in_id_token, now);
     if (upsert_result(r, "provider", &p->id, &p->created_at, created, e) < 0)
@@ -309,9 +304,9 @@ static int app_write(struct pg_store *s, struct store_app *a, bool *created, str
     int64_t now = util_now();
     if (lock_name(s, "application", a->slug, e) < 0)
         return -1;
-    PGresult *r =
-        pg_query(s, sql, "application", e, "ttItti", a->name, a->slug ? a->slug : "",
-                 a->provider_id, or_z(a->policy_engine_mode, "any"), or_z(a->meta, "{}"), now);
+    PGresult *r = pg_query(s, sql, "application", e, "ttItti", a->name, a->slug ? a->slug : "",
+                           a->provider_id, store_or_z(a->policy_engine_mode, "any"),
+                           store_or_z(a->meta, "{}"), now);
     if (upsert_result(r, "application", &a->id, &a->created_at, created, e) < 0)
         return -1;
     a->updated_at = now;

@@ -17,11 +17,6 @@
       "password_hash, " p "password_changed_at, " p "created_at, " p "updated_at"
 #define GROUP_COLS(p) p "id, " p "name, " p "attributes, " p "created_at, " p "updated_at"
 
-static const char *or_z(const char *z, const char *dflt)
-{
-    return z && z[0] ? z : dflt;
-}
-
 static void fill_user(const PGresult *r, int row, void *rec)
 {
     struct store_user *u = rec;
@@ -68,8 +63,8 @@ int pg_user_create(struct store *base, struct store_user *u, struct err *e)
     int64_t now = util_now(), id = 0;
     int64_t changed = u->password_hash && u->password_hash[0] ? now : 0;
     int rc = pg_get_int(pg(base), sql, &id, "user", e, "ttttbttiiI", u->uuid, u->username, u->name,
-                        u->email, (int)u->is_active, or_z(u->attributes, "{}"), u->password_hash,
-                        changed, now, u->id);
+                        u->email, (int)u->is_active, store_or_z(u->attributes, "{}"),
+                        u->password_hash, changed, now, u->id);
     if (rc != 0)
         return rc < 0 ? -1 : err_set(e, STORE_E_INTERNAL, "user: INSERT returned no id");
     if (u->id > 0 && pg_run(pg(base), sql_seq, "user", NULL, e, "") < 0)
@@ -86,7 +81,7 @@ int pg_user_update(struct store *base, struct store_user *u, struct err *e)
                               "is_active = $5, attributes = $6, updated_at = $7 WHERE id = $1";
     int64_t now = util_now(), n = 0;
     if (pg_run(pg(base), sql, "user", &n, e, "itttbti", u->id, u->username, u->name, u->email,
-               (int)u->is_active, or_z(u->attributes, "{}"), now) < 0)
+               (int)u->is_active, store_or_z(u->attributes, "{}"), now) < 0)
         return -1;
     if (n == 0)
         return STORE_NOT_FOUND;
@@ -190,7 +185,8 @@ static int group_write(struct pg_store *s, struct store_group *g, bool *created,
                               "attributes = excluded.attributes, updated_at = excluded.updated_at "
                               "RETURNING id, created_at, (xmax = 0)::int";
     int64_t now = util_now();
-    PGresult *r = pg_query(s, sql, "group", e, "tti", g->name, or_z(g->attributes, "{}"), now);
+    PGresult *r =
+        pg_query(s, sql, "group", e, "tti", g->name, store_or_z(g->attributes, "{}"), now);
     if (!r)
         return -1;
     int rc = 0;

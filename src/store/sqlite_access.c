@@ -16,11 +16,6 @@
     "SELECT k.id, k.keypair_name, p.kid, p.alg, k.created_at, k.retired_at, k.not_after "          \
     "FROM access_keys k JOIN certificate_keypairs p ON p.name = k.keypair_name"
 
-static const char *or_z(const char *z, const char *dflt)
-{
-    return z && z[0] ? z : dflt;
-}
-
 static void fill_idp(sqlite3_stmt *st, void *rec)
 {
     struct store_access_idp *p = rec;
@@ -172,7 +167,7 @@ static int idp_write(struct sqlite_store *s, void *rec, bool *created, struct er
         return -1;
     *created = x.id == 0;
     if (sq_run(s, *created ? ins : upd, "identity provider", NULL, e, "ittti", x.id, name, p->type,
-               or_z(p->config, "{}"), now) < 0)
+               store_or_z(p->config, "{}"), now) < 0)
         return -1;
     p->id = *created ? sqlite3_last_insert_rowid(s->db) : x.id;
     p->created_at = *created ? now : x.created_at;
@@ -228,7 +223,7 @@ static int app_write(struct sqlite_store *s, void *rec, bool *created, struct er
         return -1;
     *created = x.id == 0;
     if (sq_run(s, *created ? ins : upd, "application", NULL, e, "itttti", x.id, name, a->domain,
-               a->aud, or_z(a->config, "{}"), now) < 0)
+               a->aud, store_or_z(a->config, "{}"), now) < 0)
         return -1;
     if (*created) {
         a->id = sqlite3_last_insert_rowid(s->db);

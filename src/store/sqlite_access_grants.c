@@ -14,11 +14,6 @@
     "binding"
 #define TICKET_COLS "id, session_id, aud, redirect_path, created_at, expires_at, used_at"
 
-static const char *or_z(const char *z, const char *dflt)
-{
-    return z && z[0] ? z : dflt;
-}
-
 static void fill_session(sqlite3_stmt *st, void *rec)
 {
     struct store_access_session *x = rec;
@@ -106,8 +101,8 @@ int sq_access_session_create(struct store *base, const char *id_z, struct store_
     static const char sql[] = "INSERT INTO access_sessions (id, identity, idp, created_at, "
                               "expires_at) VALUES (?1, ?2, ?3, ?4, ?5)";
     int64_t now = util_now();
-    if (sq_run(sq(base), sql, "gateway session", NULL, e, "tttii", id_z, or_z(x->identity, "{}"),
-               x->idp, now, x->expires_at) < 0)
+    if (sq_run(sq(base), sql, "gateway session", NULL, e, "tttii", id_z,
+               store_or_z(x->identity, "{}"), x->idp, now, x->expires_at) < 0)
         return -1;
     snprintf(x->id, sizeof(x->id), "%s", id_z);
     x->created_at = now;
@@ -262,7 +257,7 @@ int sq_access_ticket_create(struct store *base, const char *id_z, struct store_a
     if (!has_app)
         return err_set(e, STORE_E_CONSTRAINT, "aud: no application has this aud");
     if (sq_run(s, ins, "one-time token", NULL, e, "ttttii", id_z, x->session_id, x->aud,
-               or_z(x->redirect_path, "/"), now, expires_at) < 0)
+               store_or_z(x->redirect_path, "/"), now, expires_at) < 0)
         return -1;
     snprintf(x->id, sizeof(x->id), "%s", id_z);
     x->created_at = now;

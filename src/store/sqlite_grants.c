@@ -18,11 +18,6 @@
     "coalesce(parent_id, ''), coalesce(session_id, ''), created_at, expires_at, revoked_at, "      \
     "rotated_at"
 
-static const char *or_z(const char *z, const char *dflt)
-{
-    return z && z[0] ? z : dflt;
-}
-
 static void fill_session(sqlite3_stmt *st, void *rec)
 {
     struct store_session *x = rec;
@@ -105,7 +100,7 @@ int sq_session_create(struct store *base, const char *id_z, struct store_session
     int64_t now = util_now();
     int64_t auth_time = x->auth_time ? x->auth_time : now;
     if (sq_run(sq(base), sql, "session", NULL, e, "tiiiittt", id_z, x->user_id, now, x->expires_at,
-               auth_time, or_z(x->amr, "[]"), x->client_ip, x->user_agent) < 0)
+               auth_time, store_or_z(x->amr, "[]"), x->client_ip, x->user_agent) < 0)
         return -1;
     snprintf(x->id, sizeof(x->id), "%s", id_z);
     x->created_at = x->last_seen = now;
@@ -372,7 +367,7 @@ static int rotate(struct sqlite_store *s, const char *old_id_z, const char *new_
         .kind = STORE_TOKEN_REFRESH,
         .provider_id = o->provider_id,
         .user_id = o->user_id,
-        .scope = (char *)or_z(scope_z, o->scope),
+        .scope = (char *)store_or_z(scope_z, o->scope),
         .expires_at = expires_at,
     };
     memcpy(t.code_id, o->code_id, sizeof(t.code_id));

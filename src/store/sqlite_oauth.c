@@ -15,11 +15,6 @@
     "id, name, slug, coalesce(provider_id, 0), policy_engine_mode, meta, created_at, updated_at"
 #define CONSENT_COLS "user_id, provider_id, scope, created_at, expires_at"
 
-static const char *or_z(const char *z, const char *dflt)
-{
-    return z && z[0] ? z : dflt;
-}
-
 static void fill_keypair(sqlite3_stmt *st, void *rec)
 {
     struct store_keypair *k = rec;
@@ -213,7 +208,7 @@ static int provider_write(struct sqlite_store *s, struct store_provider *p, bool
     *created = id == 0;
     if (sq_run(s, *created ? ins : upd, "provider", NULL, e, "itttttttiiitbi", id, name,
                p->authorization_flow, p->client_type, p->client_id, p->client_secret,
-               or_z(p->redirect_uris, "[]"), p->signing_key, p->access_code_validity,
+               store_or_z(p->redirect_uris, "[]"), p->signing_key, p->access_code_validity,
                p->access_token_validity, p->refresh_token_validity, p->sub_mode,
                (int)p->include_claims_in_id_token, now) < 0)
         return -1;
@@ -302,7 +297,8 @@ static int app_write(struct sqlite_store *s, struct store_app *a, bool *created,
         return -1;
     *created = id == 0;
     if (sq_run(s, *created ? ins : upd, "application", NULL, e, "ittItti", id, a->name, slug,
-               a->provider_id, or_z(a->policy_engine_mode, "any"), or_z(a->meta, "{}"), now) < 0)
+               a->provider_id, store_or_z(a->policy_engine_mode, "any"), store_or_z(a->meta, "{}"),
+               now) < 0)
         return -1;
     if (*created) {
         a->id = sqlite3_last_insert_rowid(s->db);

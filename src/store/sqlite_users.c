@@ -11,11 +11,6 @@
       "password_hash, " p "password_changed_at, " p "created_at, " p "updated_at"
 #define GROUP_COLS(p) p "id, " p "name, " p "attributes, " p "created_at, " p "updated_at"
 
-static const char *or_z(const char *z, const char *dflt)
-{
-    return z && z[0] ? z : dflt;
-}
-
 static void fill_user(sqlite3_stmt *st, void *rec)
 {
     struct store_user *u = rec;
@@ -57,7 +52,7 @@ int sq_user_create(struct store *base, struct store_user *u, struct err *e)
     int64_t now = util_now();
     int64_t changed = u->password_hash && u->password_hash[0] ? now : 0;
     if (sq_run(s, sql, "user", NULL, e, "ttttbttiiI", u->uuid, u->username, u->name, u->email,
-               (int)u->is_active, or_z(u->attributes, "{}"), u->password_hash, changed, now,
+               (int)u->is_active, store_or_z(u->attributes, "{}"), u->password_hash, changed, now,
                u->id) < 0)
         return -1;
     u->id = sqlite3_last_insert_rowid(s->db);
@@ -72,7 +67,7 @@ int sq_user_update(struct store *base, struct store_user *u, struct err *e)
                               "is_active = ?5, attributes = ?6, updated_at = ?7 WHERE id = ?1";
     int64_t now = util_now(), n = 0;
     if (sq_run(sq(base), sql, "user", &n, e, "itttbti", u->id, u->username, u->name, u->email,
-               (int)u->is_active, or_z(u->attributes, "{}"), now) < 0)
+               (int)u->is_active, store_or_z(u->attributes, "{}"), now) < 0)
         return -1;
     if (n == 0)
         return STORE_NOT_FOUND;
@@ -211,13 +206,14 @@ static int group_write(struct sqlite_store *s, struct store_group *g, bool *crea
         return -1;
     *created = rc == STORE_NOT_FOUND;
     if (*created) {
-        if (sq_run(s, ins, "group", NULL, e, "tti", g->name, or_z(g->attributes, "{}"), now) < 0)
+        if (sq_run(s, ins, "group", NULL, e, "tti", g->name, store_or_z(g->attributes, "{}"), now) <
+            0)
             return -1;
         g->id = sqlite3_last_insert_rowid(s->db);
         g->created_at = now;
     } else {
         sqlite3_stmt *st = sq_stmt(s, upd, e);
-        if (!st || sq_bind(s, st, "group", e, "iti", id, or_z(g->attributes, "{}"), now) < 0)
+        if (!st || sq_bind(s, st, "group", e, "iti", id, store_or_z(g->attributes, "{}"), now) < 0)
             return -1;
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)

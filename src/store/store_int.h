@@ -30,6 +30,12 @@ int store_digest_new(struct slice raw, const char *what, char out[STORE_ID_SIZE]
  * by the front for every backend. */
 int store_check_json(const char *z, int type, const char *field, struct err *e);
 
+/* z, or dflt when z is NULL or empty: what a column gets for an unset text field. */
+static inline const char *store_or_z(const char *z, const char *dflt)
+{
+    return z && z[0] ? z : dflt;
+}
+
 /* LIMIT and OFFSET of a page (store_page semantics), for every backend. */
 void store_page_bounds(const struct store_page *pg, int64_t *limit, int64_t *offset);
 
